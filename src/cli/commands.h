@@ -1,0 +1,7 @@
+/* Every `ropelab` command, one per file src/cli/cmd_<name>.c. main.c lists them. */
+#ifndef ROPELAB_COMMANDS_H
+#define ROPELAB_COMMANDS_H
+
+int cmd_rope(int argc, char **argv);
+
+#endif

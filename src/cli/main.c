@@ -1,0 +1,32 @@
+/* ropelab: the command-line tool. Dispatches `ropelab COMMAND ...` to src/cli/cmd_*.c. */
+#include "cli.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"rope", cmd_rope, "inspect an encoding: `ropelab rope show SPEC --head-dim D`"},
+};
+
+static void usage(FILE *to) {
+    fprintf(to, "usage: ropelab COMMAND [options]   (ropelab COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ropelab: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

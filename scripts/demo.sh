@@ -1,0 +1,5 @@
+#!/bin/sh
+# The main job (`make demo`).
+set -eu
+./ropelab theory --out out/theory
+echo "figures and CSV: out/theory/"

@@ -31,16 +31,35 @@ typedef struct {
     size_t hn, hcap;
     char *buf; /* normalised text / concatenation scratch */
     size_t buf_cap;
-    /* word cache (byte-level kinds): hash -> entry */
-    tk_u64map cache;
+} ws;
+
+/* Word cache of the byte-level kinds (word bytes -> ids), one per thread, kept across calls for
+ * the tokenizer it was filled by (identified by its uid), dropped when another tokenizer encodes
+ * on that thread or when the tokenizer is freed on it. */
+typedef struct {
+    uint64_t uid;
+    tk_u64map map; /* hash -> entry */
     centry *ent;
     size_t en, ecap;
     char *cw;
     size_t cwn, cwcap;
-} ws;
+} wcache;
+static _Thread_local wcache tls_cache;
 
-#define CACHE_MAX_ENTRIES (1 << 20)
+#define CACHE_MAX_ENTRIES (1 << 18)
 #define CACHE_MAX_WORD 256
+
+static void cache_reset(wcache *c, uint64_t uid) {
+    tk_u64map_free(&c->map);
+    free(c->ent);
+    free(c->cw);
+    memset(c, 0, sizeof *c);
+    c->uid = uid;
+}
+
+void tk_cache_forget(const rl_tokenizer *t) {
+    if (tls_cache.uid == t->uid) cache_reset(&tls_cache, 0);
+}
 
 static void ws_free(ws *w) {
     free(w->id);
@@ -48,9 +67,6 @@ static void ws_free(ws *w) {
     free(w->next);
     free(w->heap);
     free(w->buf);
-    tk_u64map_free(&w->cache);
-    free(w->ent);
-    free(w->cw);
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem) {
@@ -167,42 +183,47 @@ static int bpe(ws *w, size_t n) {
 /* ---- byte-level words ---------------------------------------------------------------------------- */
 
 static int cache_get(ws *w, const uint8_t *s, size_t n, uint64_t h) {
-    if (!w->cache.cap) return 0;
-    const int64_t *v = tk_u64map_get(&w->cache, h);
+    wcache *c = &tls_cache;
+    if (!c->map.cap) return 0;
+    const int64_t *v = tk_u64map_get(&c->map, h);
     if (!v) return 0;
-    const centry *e = &w->ent[*v];
-    if ((size_t)e->wlen != n || memcmp(w->cw + e->woff, s, n) != 0) return 0;
-    const int32_t *ids = (const int32_t *)(const void *)(w->cw + e->ioff);
+    const centry *e = &c->ent[*v];
+    if ((size_t)e->wlen != n || memcmp(c->cw + e->woff, s, n) != 0) return 0;
+    const int32_t *ids = (const int32_t *)(const void *)(c->cw + e->ioff);
     for (int32_t i = 0; i < e->ilen; i++)
         if (rl_ids_push(w->out, ids[i])) return -1;
     return 1;
 }
 
-static void cache_put(ws *w, const uint8_t *s, size_t n, uint64_t h, const int32_t *ids, size_t k) {
-    if (n > CACHE_MAX_WORD || w->en >= CACHE_MAX_ENTRIES) return;
-    if (!w->cache.cap && tk_u64map_init(&w->cache, 4096)) return;
-    size_t need = w->cwn + n + 4 + k * 4;
-    if (reserve((void **)&w->cw, &w->cwcap, need, 1) || reserve((void **)&w->ent, &w->ecap, w->en + 1, sizeof *w->ent)) {
+static void cache_put(const uint8_t *s, size_t n, uint64_t h, const int32_t *ids, size_t k) {
+    wcache *c = &tls_cache;
+    if (n > CACHE_MAX_WORD || c->en >= CACHE_MAX_ENTRIES) return;
+    if (!c->map.cap && tk_u64map_init(&c->map, 4096)) {
+        rl_clear_error();
+        return;
+    }
+    size_t need = c->cwn + n + 4 + k * 4;
+    if (reserve((void **)&c->cw, &c->cwcap, need, 1) || reserve((void **)&c->ent, &c->ecap, c->en + 1, sizeof *c->ent)) {
         rl_clear_error(); /* a cache that cannot grow just stops caching */
         return;
     }
-    int64_t *v = tk_u64map_put(&w->cache, h, -1);
+    int64_t *v = tk_u64map_put(&c->map, h, -1);
     if (!v) {
         rl_clear_error();
         return;
     }
     if (*v != -1) return; /* a different word with the same hash: keep the first */
-    centry *e = &w->ent[w->en];
-    e->woff = (int64_t)w->cwn;
+    centry *e = &c->ent[c->en];
+    e->woff = (int64_t)c->cwn;
     e->wlen = (int32_t)n;
-    memcpy(w->cw + w->cwn, s, n);
-    w->cwn += n;
-    w->cwn = (w->cwn + 3) & ~(size_t)3; /* align the ids */
-    e->ioff = (int64_t)w->cwn;
+    memcpy(c->cw + c->cwn, s, n);
+    c->cwn += n;
+    c->cwn = (c->cwn + 3) & ~(size_t)3; /* align the ids */
+    e->ioff = (int64_t)c->cwn;
     e->ilen = (int32_t)k;
-    memcpy(w->cw + w->cwn, ids, k * 4);
-    w->cwn += k * 4;
-    *v = (int64_t)w->en++;
+    memcpy(c->cw + c->cwn, ids, k * 4);
+    c->cwn += k * 4;
+    *v = (int64_t)c->en++;
 }
 
 static int byte_word(const uint8_t *s, size_t n, void *ctx) {
@@ -234,20 +255,24 @@ static int byte_word(const uint8_t *s, size_t n, void *ctx) {
         }
         if (bpe(w, m)) return -1;
     }
-    cache_put(w, s, n, h, w->out->v + start, (size_t)(w->out->n - start));
+    cache_put(s, n, h, w->out->v + start, (size_t)(w->out->n - start));
     return 0;
 }
 
 /* ---- sentencepiece words ------------------------------------------------------------------------- */
 
-static int spm_word(ws *w, const char *s, size_t n) {
+/* lead: length of a dummy-prefix symbol at the start, which stays one symbol on its own (run.c
+ * looks the prefix " " up by itself, never grouped with continuation bytes that follow). */
+static int spm_word(ws *w, const char *s, size_t n, size_t lead) {
     const rl_tokenizer *t = w->t;
     if (ws_syms(w, n)) return -1;
     size_t m = 0;
     for (size_t i = 0; i < n;) {
         /* one character: a byte and the continuation bytes after it (at most 4, as run.c) */
         size_t len = 1;
-        while (i + len < n && len < 4 && ((uint8_t)s[i + len] & 0xC0) == 0x80) len++;
+        if (i == 0 && lead) len = lead;
+        else
+            while (i + len < n && len < 4 && ((uint8_t)s[i + len] & 0xC0) == 0x80) len++;
         int id = tk_find_text(t, s + i, len);
         if (id >= 0 && (t->type[id] == RL_TOKT_NORMAL || t->type[id] == RL_TOKT_USER_DEFINED)) {
             w->id[m++] = id;
@@ -284,12 +309,12 @@ static int spm_segment(ws *w, const uint8_t *s, size_t n, int prefix) {
     }
     int rc = 0;
     if (!t->metaspace_split) {
-        rc = spm_word(w, norm, k);
+        rc = spm_word(w, norm, k, prefix ? sl : 0);
     } else { /* a new word starts at every space symbol */
         size_t a = 0;
         for (size_t i = 1; i <= k && rc == 0; i++)
             if (i == k || (i + sl <= k && memcmp(norm + i, t->space_sym, sl) == 0)) {
-                rc = spm_word(w, norm + a, i - a);
+                rc = spm_word(w, norm + a, i - a, a == 0 && prefix ? sl : 0);
                 a = i;
             }
     }
@@ -327,6 +352,7 @@ int rl_tok_encode(const rl_tokenizer *t, const void *text, size_t len, unsigned 
     int64_t n0 = out->n;
     ws w = {0};
     w.t = t;
+    if (t->byte_level && tls_cache.uid != t->uid) cache_reset(&tls_cache, t->uid);
     w.out = out;
     int rc = 0;
     if (flags & RL_ENC_BOS) rc = rl_ids_push(out, t->bos);

@@ -56,7 +56,7 @@ rl_tokenizer *rl_tok_load_llama2c(const char *path, int vocab_size) {
         }
     }
     if (vocab_size > 0 && n < vocab_size) {
-        rl_fail("%s: has %lld tokens, the model needs %d", path, (long long)n, vocab_size);
+        rl_fail("%s: truncated: the file ends at offset %zu after %lld tokens, the model needs %d", path, o, (long long)n, vocab_size);
         goto fail;
     }
     if (vocab_size <= 0 && o != m.len) {

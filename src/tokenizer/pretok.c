@@ -100,6 +100,17 @@ int tk_pretok_split(int pre, const uint8_t *s, size_t n, tk_piece_fn fn, void *c
     if (!c) return rl_fail("out of memory splitting %zu bytes of text", n);
     size_t nc = 0;
     for (size_t off = 0; off < n;) {
+        uint8_t b = s[off];
+        if (b < 0x80) { /* ASCII fast path */
+            c[nc].off = (uint32_t)off;
+            c[nc].cls = (unsigned)((b | 0x20) - 'a') < 26u ? UC_LETTER
+                        : (unsigned)(b - '0') < 10u       ? UC_NUMBER
+                        : b == ' ' || (unsigned)(b - 9) < 5u ? UC_SPACE
+                                                          : UC_OTHER;
+            c[nc++].ch = b;
+            off++;
+            continue;
+        }
         uint32_t cp;
         int len = tk_utf8_decode(s + off, n - off, &cp);
         c[nc].off = (uint32_t)off;

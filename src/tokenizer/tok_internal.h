@@ -60,6 +60,7 @@ enum { TK_PREFIX_NONE = 0, TK_PREFIX_FIRST = 1, TK_PREFIX_EVERY = 2 };
 
 struct rl_tokenizer {
     rl_tok_kind kind;
+    uint64_t uid;              /* unique per tokenizer in this process (keys the encode cache) */
     char source[512];          /* file name for messages */
     int n_vocab;
     /* token i: stored text text_blob[text_off[i] .. text_off[i+1]), printed bytes likewise */
@@ -96,6 +97,9 @@ struct rl_tokenizer {
     int n_specials;
     uint8_t special_first[32]; /* bitmap of their first bytes */
 };
+
+/* Drops this thread's encode cache if it belongs to t (rl_tok_free calls it). */
+void tk_cache_forget(const rl_tokenizer *t);
 
 /* Construction, in order: tk_new, fill texts (tk_set_vocab), set types/scores, tk_finish (derives
  * the printed bytes, builds the text index, byte tables and special list). */

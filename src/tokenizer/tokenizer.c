@@ -25,7 +25,9 @@ rl_tokenizer *tk_new(rl_tok_kind kind, int n_vocab, const char *source) {
     }
     rl_tokenizer *t = rl_calloc(1, sizeof *t, "tokenizer");
     if (!t) return NULL;
+    static uint64_t next_uid = 0;
     t->kind = kind;
+    t->uid = __atomic_add_fetch(&next_uid, 1, __ATOMIC_RELAXED);
     snprintf(t->source, sizeof t->source, "%s", source);
     t->n_vocab = n_vocab;
     t->bos = t->eos = t->unk = -1;
@@ -42,6 +44,7 @@ rl_tokenizer *tk_new(rl_tok_kind kind, int n_vocab, const char *source) {
 
 void rl_tok_free(rl_tokenizer *t) {
     if (!t) return;
+    tk_cache_forget(t);
     free(t->text_blob);
     free(t->bytes_blob);
     free(t->text_off);

@@ -134,7 +134,7 @@ static int encode_split(const rl_tokenizer *t, const doc_list *l, const uint8_t 
             out->cap = total;
             out->n = 0;
             for (int64_t i = 0; i < n; i++) {
-                memcpy(out->v + out->n, per[i].v, (size_t)per[i].n * sizeof *out->v);
+                if (per[i].n) memcpy(out->v + out->n, per[i].v, (size_t)per[i].n * sizeof *out->v);
                 out->n += per[i].n;
             }
         }

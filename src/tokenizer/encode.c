@@ -147,8 +147,9 @@ static int pair_lookup(ws *w, int32_t a, int32_t b, double *prio, int32_t *out) 
 }
 
 static int push_pair(ws *w, int32_t pos) {
+    if (pos < 0) return 0;
     int32_t nx = w->next[pos];
-    if (pos < 0 || nx < 0) return 0;
+    if (nx < 0) return 0;
     hent e = {0, pos, w->id[pos], w->id[nx], 0};
     if (!pair_lookup(w, e.a, e.b, &e.prio, &e.out)) return 0;
     return heap_push(w, e);

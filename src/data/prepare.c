@@ -73,7 +73,9 @@ static int split_file(doc_list *l, const char *s, size_t n, int file, rl_doc_spl
         size_t a = 0;
         for (size_t i = 0; i <= n; i++)
             if (i == n || s[i] == '\f') {
+                int64_t skipped = l->skipped;
                 if (add_doc(l, s + a, i - a, file)) return -1;
+                if (i == n && a > 0) l->skipped = skipped; /* white space after the last form feed is no document */
                 a = i + 1;
             }
         return 0;

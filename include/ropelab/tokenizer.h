@@ -27,7 +27,9 @@
  * Invalid UTF-8 bytes are single "other" characters (never letters, digits or spaces), so any byte
  * string splits and round-trips.
  *
- * Ids are int32. Every tokenizer is immutable after construction: encode/decode are thread-safe.
+ * Ids are int32. Every tokenizer is immutable after construction: encode/decode are thread-safe
+ * (byte-level kinds keep a per-thread cache of encoded words, dropped by rl_tok_free).
+ * File formats and approximations: docs/data.md.
  */
 #ifndef ROPELAB_TOKENIZER_H
 #define ROPELAB_TOKENIZER_H

@@ -77,6 +77,10 @@ int rl_rope_parse(const char *text, rl_rope_spec *spec);
 /* Writes the canonical spec string (every parameter explicit; parses back to the same spec).
  * Returns the length it needed (like snprintf). */
 int rl_rope_format(const rl_rope_spec *spec, char *buf, size_t n);
+/* YaRN's attention factor for this spec: attention_factor if set, else Hugging Face's default
+ * (mscale(factor, mscale) / mscale(factor, mscale_all_dim) when both are set, else 0.1*ln(factor)+1;
+ * 1 for factor <= 1). 1 for every other scaling type. */
+double rl_rope_yarn_attention_factor(const rl_rope_spec *spec);
 /* Name of a kind / scaling / layout as used in spec strings. */
 const char *rl_pe_kind_name(rl_pe_kind k);
 const char *rl_scale_name(rl_scale_kind s);

@@ -87,12 +87,31 @@ static int rope_show(int argc, char **argv) {
     return 0;
 }
 
+/* `ropelab rope kernels`: which rotation kernels this CPU runs, and the one in use. */
+static int rope_kernels(int argc, char **argv) {
+    cli_spec spec = {"ropelab rope kernels",
+                     "Lists the rotation kernels (avx512, avx2, portable), whether this CPU supports each, and\n"
+                     "the one librope uses: the best supported, or the one named by ROPELAB_KERNEL.",
+                     NULL, 0, 0, 0};
+    const char **pos;
+    int np, rc = cli_parse(&spec, argc, argv, &pos, &np);
+    if (rc) return rc == 1 ? 0 : rc;
+    free(pos);
+    const char *names[] = {"avx512", "avx2", "portable"}, *used = rl_rope_kernel_name();
+    for (size_t i = 0; i < RL_ARRAY_LEN(names); i++)
+        printf("%-9s %s%s\n", names[i], rl_rope_kernel_supported(names[i]) ? "supported" : "not supported by this CPU",
+               strcmp(names[i], used) == 0 ? ", in use" : "");
+    return 0;
+}
+
 int cmd_rope(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "show") == 0) return rope_show(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "kernels") == 0) return rope_kernels(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: ropelab rope show SPEC --head-dim D [--context N] [--csv]\n");
+        printf("usage: ropelab rope show SPEC --head-dim D [--context N] [--csv]\n"
+               "       ropelab rope kernels\n");
         return 0;
     }
-    fprintf(stderr, "ropelab rope: expected a subcommand: show (see ropelab rope show --help)\n");
+    fprintf(stderr, "ropelab rope: expected a subcommand: show or kernels (see ropelab rope show --help)\n");
     return 2;
 }

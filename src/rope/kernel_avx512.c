@@ -5,11 +5,7 @@
 #pragma GCC target("avx512f")
 #include <immintrin.h>
 
-/* Software prefetch of the bytes one head further on, PREFETCH_AHEAD bytes ahead (the next heads of
- * this token, then the next token). The half layout walks each head as two interleaved streams
- * (dims k and k + R/2), which the hardware prefetchers follow poorly: without this, the AVX2 kernel
- * ran at ~0.85 of an in-place streaming op on [4096x16x256], with it at ~1.0 (the distance is not
- * critical: 1 to 8 KiB measured the same). Prefetches never fault, even past the end of x. */
+/* Software prefetch one head further on, PREFETCH_AHEAD bytes ahead: see kernel_avx2.c for why. */
 #define PREFETCH_AHEAD 2048
 static inline void prefetch_head(const float *xh, int head_dim) {
     const char *p = (const char *)xh + PREFETCH_AHEAD;

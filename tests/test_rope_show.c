@@ -16,6 +16,13 @@ static char *run(const char *args, int want_status) {
     return out;
 }
 
+/* Runs the tool, asserts the exit status and that the output contains `needle`. */
+static void expect(const char *args, int want_status, const char *needle) {
+    char *out = run(args, want_status);
+    cr_assert(strstr(out, needle) != NULL, "ropelab %s: output lacks '%s':\n%s", args, needle, out);
+    free(out);
+}
+
 static int count_lines(const char *s) {
     int n = 0;
     for (; *s; s++) n += *s == '\n';
@@ -95,34 +102,20 @@ Test(rope_show, worked_example) {
     cr_assert(wl > 54409 && wl < 54411, "%.17g", wl);
     cr_assert_eq(full, 2.0);
     free(out);
-    out = run("rope show prope:p=0.25 --head-dim 128 --context 131072", 0);
-    cr_assert(strstr(out, "16 of 64 chunks complete at least one full turn") != NULL, "%s", out);
-    free(out);
-    out = run("rope show rope:theta=500000 --head-dim 128 --context 8192", 0);
+    expect("rope show prope:p=0.25 --head-dim 128 --context 131072", 0,
+           "16 of 64 chunks complete at least one full turn");
     /* 2 pi 500000^(k/64) <= 8192 <=> k <= 64 ln(1303.8)/ln(500000) = 34.99: chunks 0..34 */
-    cr_assert(strstr(out, "35 of 64 chunks complete at least one full turn within 8192 tokens") != NULL, "%s", out);
-    free(out);
+    expect("rope show rope:theta=500000 --head-dim 128 --context 8192", 0,
+           "35 of 64 chunks complete at least one full turn within 8192 tokens");
 }
 
 Test(rope_show, errors) {
-    char *out = run("rope show rope:theta=10000", 2);
-    cr_assert(strstr(out, "--head-dim") != NULL, "%s", out);
-    free(out);
-    out = run("rope show rope --head-dim 63", 2);
-    cr_assert(strstr(out, "63") != NULL, "%s", out);
-    free(out);
-    out = run("rope show 'rope:theta=0.5' --head-dim 64", 1);
-    cr_assert(strstr(out, "theta") != NULL, "%s", out);
-    free(out);
-    out = run("rope show 'partial:p=0.3' --head-dim 10", 1);
-    cr_assert(strstr(out, "p=0.3") != NULL && strstr(out, "odd") != NULL, "%s", out);
-    free(out);
-    out = run("rope show 'rope+yarn:factor=4' --head-dim 64", 1);
-    cr_assert(strstr(out, "original") != NULL, "%s", out);
-    free(out);
-    out = run("rope", 2);
-    cr_assert(strstr(out, "subcommand") != NULL, "%s", out);
-    free(out);
+    expect("rope show rope:theta=10000", 2, "--head-dim");
+    expect("rope show rope --head-dim 63", 2, "63");
+    expect("rope show 'rope:theta=0.5' --head-dim 64", 1, "theta=0.5");
+    expect("rope show 'partial:p=0.3' --head-dim 10", 1, "partial p=0.3 with head_dim 10 rotates 3 dims, an odd number");
+    expect("rope show 'rope+yarn:factor=4' --head-dim 64", 1, "original");
+    expect("rope", 2, "subcommand");
 }
 
 /* `rope kernels` lists the kernels; ROPELAB_KERNEL picks one, and a bad value warns and keeps the
@@ -130,10 +123,8 @@ Test(rope_show, errors) {
 Test(rope_show, kernels_and_env) {
     const char *bin = getenv("ROPELAB_BIN");
     char cmd[4200], *out;
-    out = run("rope kernels", 0);
-    cr_assert(strstr(out, "portable  supported") != NULL, "%s", out);
-    cr_assert(strstr(out, ", in use") != NULL, "%s", out);
-    free(out);
+    expect("rope kernels", 0, "portable  supported");
+    expect("rope kernels", 0, ", in use");
     snprintf(cmd, sizeof cmd, "ROPELAB_KERNEL=portable '%s' rope kernels", bin ? bin : "./ropelab");
     cr_assert_eq(rt_sh(cmd, &out), 0);
     cr_assert(strstr(out, "portable  supported, in use") != NULL, "%s", out);

@@ -12,12 +12,13 @@
  *                                     Hugging Face: rope_type "proportional", partial_rotary_factor P.
  *   prope-rev:p=P,theta=T             reversed p-RoPE: keeps the m LOWEST frequencies
  *                                     (k >= d/2-m at T^(-2k/d)), the highest at 0.
- *   partial:p=P,theta=T               GPT-NeoX / GPT-J partial rotary: r = P*d rotated dims with
- *                                     freq[k] = T^(-2k/r), k < r/2; the other dims pass through.
+ *   partial:p=P,theta=T               GPT-NeoX / GPT-J partial rotary: r = floor(P*d) rotated dims
+ *                                     (must be even) with freq[k] = T^(-2k/r), k < r/2; the other
+ *                                     dims pass through.
  * Every base also takes layout=half|interleaved (default half):
  *   half         rotate_half / GPT-NeoX / Hugging Face: chunk k pairs dims (k, k + R/2), where R is
- *                the rotated width (d, or r for partial); for partial, chunks k >= r/2 pair the
- *                pass-through dims (r + j, r + j + (d-r)/2), j = k - r/2.
+ *                the rotated width (d, or r for partial); for partial, chunks k >= r/2 name the
+ *                (never rotated) pass-through dims as pairs (r + j, r + j + (d-r)/2), j = k - r/2.
  *   interleaved  RoFormer / GPT-J / Meta Llama / GGUF llama: chunk k pairs dims (2k, 2k+1).
  *
  * Hugging Face scaling types go on top of any base, after a '+':

@@ -13,13 +13,49 @@ static int rotated_width(const rl_rope_spec *s, int d) {
     return d;
 }
 
-/* Hugging Face yarn helpers, verbatim in meaning. */
+/* Hugging Face yarn helpers, verbatim in meaning. The chunk index whose wavelength fits
+ * num_rotations times into max_pos tokens (from g_k = base^(-2k/dim)). */
 static double yarn_correction_dim(double num_rotations, int dim, double base, double max_pos) {
     return ((double)dim * log(max_pos / (num_rotations * 2.0 * M_PI))) / (2.0 * log(base));
 }
 
+/* HF's get_mscale. */
+static double yarn_mscale(double factor, double mscale) { return factor <= 1.0 ? 1.0 : 0.1 * mscale * log(factor) + 1.0; }
+
+double rl_rope_yarn_attention_factor(const rl_rope_spec *s) {
+    if (s->scale != RL_SCALE_YARN) return 1.0;
+    if (s->attention_factor > 0) return s->attention_factor;
+    if (s->mscale > 0 && s->mscale_all_dim > 0)
+        return yarn_mscale(s->factor, s->mscale) / yarn_mscale(s->factor, s->mscale_all_dim);
+    return yarn_mscale(s->factor, 1.0);
+}
+
+/* The same limits as the parser, for specs built by hand. */
+static int check_spec(const rl_rope_spec *s) {
+    if ((unsigned)s->kind > RL_PE_PARTIAL) return rl_fail("rope: spec field 'kind' is %d, not an encoding", (int)s->kind);
+    if ((unsigned)s->scale > RL_SCALE_LLAMA3) return rl_fail("rope: spec field 'scale' is %d, not a scaling type", (int)s->scale);
+    if ((unsigned)s->layout > RL_LAYOUT_INTERLEAVED) return rl_fail("rope: spec field 'layout' is %d", (int)s->layout);
+    if (s->kind != RL_PE_NOPE && !(s->theta > 1.0 && isfinite(s->theta)))
+        return rl_fail("rope: spec field 'theta' is %g, must be > 1", s->theta);
+    if (!(s->p >= 0.0 && s->p <= 1.0)) return rl_fail("rope: spec field 'p' is %g, must be in [0, 1]", s->p);
+    if (s->scale == RL_SCALE_NONE) return 0;
+    if (!(s->factor >= 1.0 && isfinite(s->factor))) return rl_fail("rope: spec field 'factor' is %g, must be >= 1", s->factor);
+    if (s->scale != RL_SCALE_LINEAR && s->original < 1)
+        return rl_fail("rope: spec field 'original' is %lld, must be a positive integer", (long long)s->original);
+    if (s->scale == RL_SCALE_YARN && !(s->beta_slow > 0 && s->beta_fast >= s->beta_slow))
+        return rl_fail("rope: spec fields 'beta_fast' %g and 'beta_slow' %g: need beta_fast >= beta_slow > 0",
+                       s->beta_fast, s->beta_slow);
+    if (s->scale == RL_SCALE_YARN && !(s->attention_factor >= 0))
+        return rl_fail("rope: spec field 'attention_factor' is %g, must be > 0 (or 0 for the default)", s->attention_factor);
+    if (s->scale == RL_SCALE_LLAMA3 && !(s->low_freq_factor > 0 && s->high_freq_factor > s->low_freq_factor))
+        return rl_fail("rope: spec fields 'low_freq_factor' %g and 'high_freq_factor' %g: need 0 < low < high",
+                       s->low_freq_factor, s->high_freq_factor);
+    return 0;
+}
+
 int rl_rope_freqs_init(rl_rope_freqs *f, const rl_rope_spec *s, int d, int64_t seq_len) {
     memset(f, 0, sizeof *f);
+    if (check_spec(s) != 0) return -1;
     if (d <= 0 || d % 2 != 0) return rl_fail("rope: head_dim %d must be a positive even number", d);
     int n = d / 2;
     int R = rotated_width(s, d);
@@ -77,8 +113,7 @@ int rl_rope_freqs_init(rl_rope_freqs *f, const rl_rope_spec *s, int d, int64_t s
             double extrap = f->freq[k], interp = f->freq[k] / s->factor;
             f->freq[k] = interp * (1.0 - extrap_factor) + extrap * extrap_factor;
         }
-        f->attn_factor = s->attention_factor > 0 ? s->attention_factor
-                         : (s->factor <= 1.0 ? 1.0 : 0.1 * log(s->factor) + 1.0);
+        f->attn_factor = rl_rope_yarn_attention_factor(s);
     } else if (s->scale == RL_SCALE_LLAMA3) {
         double orig = (double)s->original;
         double low_wl = orig / s->low_freq_factor, high_wl = orig / s->high_freq_factor;

@@ -2,6 +2,7 @@
 #include "ropelab/rope.h"
 #include "ropelab/util.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,8 @@ void rl_rope_spec_default(rl_rope_spec *s) {
     s->truncate = 1;
     s->low_freq_factor = 1.0;
     s->high_freq_factor = 4.0;
+    s->mscale = 0.0;
+    s->mscale_all_dim = 0.0;
 }
 
 static const char *const kind_names[] = {"nope", "rope", "prope", "prope-rev", "partial"};
@@ -34,7 +37,7 @@ const char *rl_layout_name(rl_layout l) { return l == RL_LAYOUT_INTERLEAVED ? "i
 enum {
     K_THETA = 1 << 0, K_P = 1 << 1, K_LAYOUT = 1 << 2, K_FACTOR = 1 << 3, K_ORIGINAL = 1 << 4,
     K_BETA_FAST = 1 << 5, K_BETA_SLOW = 1 << 6, K_ATTN = 1 << 7, K_TRUNC = 1 << 8, K_LOW = 1 << 9,
-    K_HIGH = 1 << 10
+    K_HIGH = 1 << 10, K_MSCALE = 1 << 11, K_MSCALE_ALL = 1 << 12
 };
 
 static const struct {
@@ -47,6 +50,7 @@ static const struct {
     {"beta_fast", K_BETA_FAST}, {"beta_slow", K_BETA_SLOW},
     {"attention_factor", K_ATTN}, {"truncate", K_TRUNC},
     {"low_freq_factor", K_LOW}, {"high_freq_factor", K_HIGH},
+    {"mscale", K_MSCALE},       {"mscale_all_dim", K_MSCALE_ALL},
 };
 
 static int allowed_keys_base(rl_pe_kind k) {
@@ -61,7 +65,8 @@ static int allowed_keys_scale(rl_scale_kind s) {
     switch (s) {
     case RL_SCALE_LINEAR: return K_FACTOR;
     case RL_SCALE_DYNAMIC: return K_FACTOR | K_ORIGINAL;
-    case RL_SCALE_YARN: return K_FACTOR | K_ORIGINAL | K_BETA_FAST | K_BETA_SLOW | K_ATTN | K_TRUNC;
+    case RL_SCALE_YARN:
+        return K_FACTOR | K_ORIGINAL | K_BETA_FAST | K_BETA_SLOW | K_ATTN | K_TRUNC | K_MSCALE | K_MSCALE_ALL;
     case RL_SCALE_LLAMA3: return K_FACTOR | K_ORIGINAL | K_LOW | K_HIGH;
     default: return 0;
     }
@@ -145,6 +150,14 @@ static int parse_params(const char *spec, const char *part, char *params, int al
             if (!(v > 0)) return rl_fail("rope spec '%s': high_freq_factor=%s must be > 0", spec, val);
             s->high_freq_factor = v;
             break;
+        case K_MSCALE:
+            if (!(v >= 0)) return rl_fail("rope spec '%s': mscale=%s must be >= 0", spec, val);
+            s->mscale = v;
+            break;
+        case K_MSCALE_ALL:
+            if (!(v >= 0)) return rl_fail("rope spec '%s': mscale_all_dim=%s must be >= 0", spec, val);
+            s->mscale_all_dim = v;
+            break;
         }
     }
     return 0;
@@ -158,12 +171,14 @@ int rl_rope_parse(const char *text, rl_rope_spec *out) {
     if (strlen(text) >= sizeof buf) return rl_fail("rope spec is too long (%zu chars)", strlen(text));
     snprintf(buf, sizeof buf, "%s", text);
 
-    char *plus = strchr(buf, '+');
+    /* The scaling part starts at a '+' that is not part of a number: in "theta=1e+06" (which
+     * rl_rope_format prints for large values) the '+' is followed by a digit. */
     char *scale_part = NULL;
-    if (plus) {
-        *plus = '\0';
-        scale_part = plus + 1;
-        if (strchr(scale_part, '+')) return rl_fail("rope spec '%s': only one scaling type may follow '+'", text);
+    for (char *q = buf; *q; q++) {
+        if (*q != '+' || isdigit((unsigned char)q[1]) || q[1] == '.') continue;
+        if (scale_part) return rl_fail("rope spec '%s': only one scaling type may follow '+'", text);
+        *q = '\0';
+        scale_part = q + 1;
     }
 
     /* base */
@@ -209,10 +224,12 @@ int rl_rope_parse(const char *text, rl_rope_spec *out) {
         if ((seen2 & req) != req)
             return rl_fail("rope spec '%s': '%s' needs the fields %s", text, scale_part,
                            req & K_ORIGINAL ? "factor and original" : "factor");
-        if (s.scale == RL_SCALE_YARN && !(s.beta_fast > s.beta_slow))
-            return rl_fail("rope spec '%s': yarn needs beta_fast > beta_slow", text);
+        if (s.scale == RL_SCALE_YARN && !(s.beta_fast >= s.beta_slow))
+            return rl_fail("rope spec '%s': yarn needs beta_fast >= beta_slow (got beta_fast=%g, beta_slow=%g)", text,
+                           s.beta_fast, s.beta_slow);
         if (s.scale == RL_SCALE_LLAMA3 && !(s.high_freq_factor > s.low_freq_factor))
-            return rl_fail("rope spec '%s': llama3 needs high_freq_factor > low_freq_factor", text);
+            return rl_fail("rope spec '%s': llama3 needs high_freq_factor > low_freq_factor (got %g and %g)", text,
+                           s.high_freq_factor, s.low_freq_factor);
     }
     *out = s;
     return 0;
@@ -237,8 +254,7 @@ int rl_rope_format(const rl_rope_spec *s, char *buf, size_t n) {
     case RL_SCALE_YARN:
         snprintf(scale, sizeof scale,
                  "+yarn:factor=%.17g,original=%lld,beta_fast=%.17g,beta_slow=%.17g,attention_factor=%.17g,truncate=%d",
-                 s->factor, (long long)s->original, s->beta_fast, s->beta_slow,
-                 s->attention_factor > 0 ? s->attention_factor : (s->factor <= 1 ? 1.0 : 0.1 * log(s->factor) + 1.0),
+                 s->factor, (long long)s->original, s->beta_fast, s->beta_slow, rl_rope_yarn_attention_factor(s),
                  s->truncate);
         break;
     case RL_SCALE_LLAMA3:

@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     {"rope", cmd_rope, "inspect an encoding: `ropelab rope show SPEC --head-dim D`"},
+    {"theory", cmd_theory, "the paper's claims as measured figures + verdicts: `ropelab theory --out DIR`"},
 };
 
 static void usage(FILE *to) {

@@ -30,7 +30,7 @@ static cJSON *load_summary(const char *dir) {
     return j;
 }
 
-Test(theory_cli, full_run_small, .timeout = 120) {
+Test(theory_cli, full_run_small) {
     char *dir = rt_tmpdir(), args[4400], *out;
     snprintf(args, sizeof args, "theory --out '%s' " SMALL, dir);
     int rc = rt_run_tool(args, &out);
@@ -81,7 +81,7 @@ Test(theory_cli, full_run_small, .timeout = 120) {
 
 /* --only runs a subset; a claim that fails at the chosen setting is reported as "not supported" in
  * both outputs (exit 0): at R = 50 with theta = 1e6 the all-ones logit has not decayed yet. */
-Test(theory_cli, only_and_not_supported, .timeout = 60) {
+Test(theory_cli, only_and_not_supported) {
     char *dir = rt_tmpdir(), args[4400], *out;
     snprintf(args, sizeof args, "theory --out '%s' --only decay,5 --dim 32 --max-distance 50 --theta 1e6 "
                                 "--decay-samples 8", dir);

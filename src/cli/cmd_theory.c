@@ -38,16 +38,16 @@ int cmd_theory(int argc, char **argv) {
         {"theta", CLI_DBL, &o.theta, "T", "RoPE base wavelength for every experiment (default 10000)", 0},
         {"theta-long", CLI_DBL, &o.theta_long, "T", "second ladder of the N*(g) experiment (default 500000)", 0},
         {"samples", CLI_INT, &o.samples, "N", "Prop 3.2: Gaussian (q, k) pairs, shared by every tested distance "
-                                              "(default 100000)", 0},
-        {"decay-samples", CLI_INT, &o.decay_samples, "N", "decay (b): fresh Gaussian pairs per distance (default 100)",
+                                              "(default 100000, at most 1e8)", 0},
+        {"decay-samples", CLI_INT, &o.decay_samples, "N", "decay (b): fresh Gaussian pairs per distance (default 100, <= 1e5)",
          0},
         {"max-distance", CLI_INT, &o.max_distance, "R", "decay curves over r = 0..R; Prop 3.2 tests r up to R "
-                                                        "(default 5000, >= 50)", 0},
-        {"window", CLI_INT, &o.window, "W", "Prop 3.1: positions searched for the arg-max (default 10000)", 0},
+                                                        "(default 5000, 50 to 1e6)", 0},
+        {"window", CLI_INT, &o.window, "W", "Prop 3.1: positions searched for the arg-max (default 10000, <= 1e6)", 0},
         {"queries", CLI_INT, &o.queries, "N", "Prop 3.1: random Gaussian queries (default 16)", 0},
         {"heads", CLI_INT, &o.heads, "N", "Prop 5.2: random heads evaluated on [bos, x, x] (default 4096)", 0},
-        {"lengths", CLI_INTS, &lengths, "N", "Thm 5.3: sequence lengths for the norm-per-band figure "
-                                             "(default 1024 8192)", 0},
+        {"lengths", CLI_INTS, &lengths, "N", "Thm 5.3: up to 8 sequence lengths for the norm-per-band "
+                                             "figure (default 1024 8192, each <= 1048576)", 0},
         {"eps", CLI_DBL, &o.eps, "E", "Thm 5.3: sharpness, heads must reach alpha > 1 - E (default 0.01)", 0},
         {"gamma", CLI_DBL, &o.gamma_deg, "DEG", "Thm 6.1: semantic angle between target and distractor keys, "
                                                 "degrees (default 90)", 0},

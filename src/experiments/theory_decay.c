@@ -34,6 +34,9 @@ static int fresh_pairs(rl_theory_decay_res *res, const double *freq, int n, doub
     size_t per = (size_t)(4 * d) + (size_t)S;
     double *buf = rl_malloc((size_t)nt * per * sizeof(double), "decay (b) buffers");
     if (!buf) return -1;
+    rl_progress prog;
+    rl_progress_start(&prog, "theory decay (b)", R + 1, "dist");
+    int64_t done = 0;
 #pragma omp parallel num_threads(nt)
     {
         double *q = buf + (size_t)omp_get_thread_num() * per, *k = q + d, *ab = k + d, *t = ab + d, *l = t + d;
@@ -55,8 +58,10 @@ static int fresh_pairs(rl_theory_decay_res *res, const double *freq, int n, doub
             for (int64_t s = 0; s < S; s++) ss += (l[s] - mean) * (l[s] - mean);
             res->mean[r] = mean;
             res->sd[r] = sqrt(ss / (double)(S - 1));
+            th_progress_add(&prog, &done, 1);
         }
     }
+    rl_progress_finish(&prog, NULL);
     free(buf);
     return 0;
 }

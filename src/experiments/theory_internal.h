@@ -21,6 +21,8 @@ void th_rng(rl_rng *r, uint64_t seed, uint64_t tag, uint64_t index);
 void th_gaussian_pair(rl_rng *r, int dim, double corr, double *q, double *k);
 /* ab: [n][2] = (a_j, b_j) of the pair, so that logit(r) = sum ab . trig_row(r). */
 void th_pair_coeffs(int n, const double *q, const double *k, double *ab);
+/* Inside an OpenMP loop: adds `add` to the shared counter *done; thread 0 redraws the progress line. */
+void th_progress_add(rl_progress *p, int64_t *done, int64_t add);
 /* t: [n][2] = (cos r g_j, -sin r g_j). */
 void th_trig_row(const double *freq, int n, double r, double *t);
 

@@ -3,6 +3,7 @@
 #include "theory_internal.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,4 +87,11 @@ void th_trig_row(const double *freq, int n, double r, double *t) {
         t[2 * j] = cos(r * freq[j]);
         t[2 * j + 1] = -sin(r * freq[j]);
     }
+}
+
+void th_progress_add(rl_progress *p, int64_t *done, int64_t add) {
+    int64_t seen;
+#pragma omp atomic capture
+    seen = *done += add;
+    if (omp_get_thread_num() == 0) rl_progress_update(p, seen, NULL);
 }

@@ -31,6 +31,9 @@ int rl_theory_mc(rl_theory_mc_point *pts, int m, const double *freq, int n, int6
         th_trig_row(freq, n, (double)pts[i].r, row);
         for (int j = 0; j < d; j++) T[(size_t)j * m + i] = row[j];
     }
+    rl_progress prog;
+    rl_progress_start(&prog, "theory prop32", n_pairs, "pair");
+    int64_t done = 0;
 #pragma omp parallel num_threads(nt)
     {
         double *A = work + (size_t)omp_get_thread_num() * per, *L = A + (size_t)BLOCK * d;
@@ -54,8 +57,10 @@ int rl_theory_mc(rl_theory_mc_point *pts, int m, const double *freq, int n, int6
                 part[((size_t)b * m + i) * 2] = s;
                 part[((size_t)b * m + i) * 2 + 1] = ss;
             }
+            th_progress_add(&prog, &done, P);
         }
     }
+    rl_progress_finish(&prog, NULL);
     /* merge the blocks in order (Chan et al.'s pairwise update), so the result is thread-independent */
     for (int i = 0; i < m; i++) {
         double cnt = 0, mean = 0, m2 = 0;

@@ -42,25 +42,26 @@ void rl_theory_opts_default(rl_theory_opts *o) {
     o->seed = 1234;
 }
 
-/* Every option checked up front, so that a bad value fails before any work is done. */
+/* Every option checked up front, so that a bad value fails before any work is done. The upper limits
+ * keep any run within minutes (the defaults take seconds). */
 int rl_theory_check(const rl_theory_opts *o) {
     if (!o->out_dir || !*o->out_dir) return rl_fail("theory: the output folder is empty");
     if (o->dim < 2 || o->dim % 2 || o->dim > 65536) return rl_fail("theory: dim %d must be even, in [2, 65536]", o->dim);
     if (!(o->theta > 1) || !(o->theta_long > 1))
         return rl_fail("theory: theta %g and theta_long %g must be > 1", o->theta, o->theta_long);
-    if (o->samples < 2 || o->samples > (int64_t)1e10) return rl_fail("theory: samples %lld must be in [2, 1e10]", (long long)o->samples);
-    if (o->decay_samples < 2 || o->decay_samples > (int64_t)1e7)
-        return rl_fail("theory: decay samples %lld must be in [2, 1e7]", (long long)o->decay_samples);
-    if (o->max_distance < 50 || o->max_distance > (int64_t)1e8)
-        return rl_fail("theory: max distance %lld must be in [50, 1e8] (the decay verdict compares r in [0, 9] with "
+    if (o->samples < 2 || o->samples > (int64_t)1e8) return rl_fail("theory: samples %lld must be in [2, 1e8]", (long long)o->samples);
+    if (o->decay_samples < 2 || o->decay_samples > (int64_t)1e5)
+        return rl_fail("theory: decay samples %lld must be in [2, 1e5]", (long long)o->decay_samples);
+    if (o->max_distance < 50 || o->max_distance > (int64_t)1e6)
+        return rl_fail("theory: max distance %lld must be in [50, 1e6] (the decay verdict compares r in [0, 9] with "
                        "r in [0.8R, R])", (long long)o->max_distance);
-    if (o->window < 2 || o->window > (int64_t)1e8) return rl_fail("theory: window %lld must be in [2, 1e8]", (long long)o->window);
-    if (o->queries < 1 || o->queries > 100000) return rl_fail("theory: queries %lld must be in [1, 100000]", (long long)o->queries);
-    if (o->heads < 1 || o->heads > (int64_t)1e7) return rl_fail("theory: heads %lld must be in [1, 1e7]", (long long)o->heads);
+    if (o->window < 2 || o->window > (int64_t)1e6) return rl_fail("theory: window %lld must be in [2, 1e6]", (long long)o->window);
+    if (o->queries < 1 || o->queries > 10000) return rl_fail("theory: queries %lld must be in [1, 10000]", (long long)o->queries);
+    if (o->heads < 1 || o->heads > (int64_t)1e6) return rl_fail("theory: heads %lld must be in [1, 1e6]", (long long)o->heads);
     if (o->n_lengths < 1 || o->n_lengths > 8) return rl_fail("theory: give 1 to 8 lengths (got %d)", o->n_lengths);
     for (int l = 0; l < o->n_lengths; l++)
-        if (o->lengths[l] < 2 || o->lengths[l] > (int64_t)1e8)
-            return rl_fail("theory: length %lld must be in [2, 1e8]", (long long)o->lengths[l]);
+        if (o->lengths[l] < 2 || o->lengths[l] > (1 << 20))
+            return rl_fail("theory: length %lld must be in [2, 1048576]", (long long)o->lengths[l]);
     if (!(o->eps > 0 && o->eps < 0.5)) return rl_fail("theory: eps %g must be in (0, 0.5)", o->eps);
     if (!(o->gamma_deg > 0 && o->gamma_deg <= 180)) return rl_fail("theory: gamma %g must be in (0, 180] degrees", o->gamma_deg);
     if (o->nstar_cap < 2) return rl_fail("theory: nstar cap %lld must be >= 2", (long long)o->nstar_cap);

@@ -84,15 +84,18 @@ int th_run_semantic(th_ctx *x) {
              "set arrow 1 from %g, graph 0 to %g, graph 1 nohead dt 4 lc rgb \"gray40\"\n"
              "set label 2 \"0.75-RoPE (θ = %g) zeroes\\nthe bands left of here\" at %g, graph 0.93 offset 0.5,0 "
              "tc rgb \"gray40\"\n"
+             "set label 3 \"context 8192\" at graph 0.99, first 8192 right offset 0,0.7 tc rgb \"#2ca02c\"\n"
+             "set label 4 \"context 131072\" at graph 0.99, first 131072 right offset 0,0.7 tc rgb \"#9467bd\"\n"
              "plot 'semantic_nstar.csv' using 2:3 skip 1 with linespoints pt 7 ps 0.6 lc rgb \"#1f77b4\" "
              "title \"RoPE θ = %g\", \\\n"
              "     '' using 4:5 skip 1 with linespoints pt 5 ps 0.5 lc rgb \"#d62728\" title \"RoPE θ = %g\", \\\n"
-             "     (x < 0.5 ? %.17g/(2*x) + 1.5 : 1/0) with lines dt 2 lc rgb \"black\" "
+             "     (x < 0.5 && x > %g ? %.17g/(2*x) + 1.5 : 1/0) with lines dt 2 lc rgb \"black\" "
              "title \"γ/(2g) + 3/2 (target and distractor at the far end)\", \\\n"
-             "     8192 with lines dt 3 lc rgb \"#2ca02c\" title \"N = 8192\", 131072 with lines dt 3 "
-             "lc rgb \"#9467bd\" title \"N = 131072\"\n"
-             "unset label 1\nunset label 2\nunset arrow 1\nunset logscale xy\nset format x\nset format y\n",
-             o->gamma_deg, o->dim, x0 / 2, ytop, x0, ytop / 3, g75, g75, o->theta, g75, thetas[0], thetas[1], gamma);
+             "     8192 with lines dt 3 lw 1.5 lc rgb \"#2ca02c\" notitle, 131072 with lines dt 3 lw 1.5 "
+             "lc rgb \"#9467bd\" notitle\n"
+             "unset label\nunset arrow 1\nunset logscale xy\nset format x\nset format y\n",
+             o->gamma_deg, o->dim, x0 / 2, ytop, x0, ytop / 3, g75, g75, o->theta, g75, thetas[0], thetas[1],
+             gmin / 1.5, gamma);
     if (th_figure(x, "semantic_nstar", 950, 620, body) != 0) goto done;
 
     cJSON *lad = cJSON_CreateArray();

@@ -8,6 +8,7 @@
 static const cli_command commands[] = {
     {"rope", cmd_rope, "inspect an encoding: `ropelab rope show SPEC --head-dim D`"},
     {"data", cmd_data, "training shards from text: `ropelab data prepare --text FILE... --out DIR`"},
+    {"theory", cmd_theory, "the paper's claims as measured figures + verdicts: `ropelab theory --out DIR`"},
 };
 
 static void usage(FILE *to) {

@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     {"rope", cmd_rope, "inspect an encoding: `ropelab rope show SPEC --head-dim D`"},
+    {"maxret", cmd_maxret, "max-retrieval experiment: softmax vs adaptive temperature on growing sets"},
 };
 
 static void usage(FILE *to) {

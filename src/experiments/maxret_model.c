@@ -4,7 +4,6 @@
 #include "ropelab/softmax.h"
 #include "ropelab/util.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +105,29 @@ static void mlp_backward(const rl_maxret_model *m, float *grad, float *const *w,
     }
 }
 
+/* Per-set attention with plain loops inside ONE parallel region over sets: thousands of tiny BLAS level-2
+ * calls (each an OpenMP region in the OpenMP OpenBLAS) collapse on a loaded machine, 10-20x slower.
+ * s = scale · K q (K: [n][W], q: [W], s: [n]) */
+static void scores(float *s, const float *K, const float *q, float scale, int n, int W) {
+    for (int j = 0; j < n; j++) {
+        const float *kj = K + (size_t)j * W;
+        float acc = 0;
+        for (int d = 0; d < W; d++) acc += kj[d] * q[d];
+        s[j] = acc * scale;
+    }
+}
+
+/* o = Vᵀ a (V: [n][W], a: [n], o: [W]) */
+static void mix(float *o, const float *V, const float *a, int n, int W) {
+    for (int d = 0; d < W; d++) o[d] = 0;
+    for (int j = 0; j < n; j++) {
+        const float *vj = V + (size_t)j * W;
+        float aj = a[j];
+        if (aj == 0) continue;
+        for (int d = 0; d < W; d++) o[d] += aj * vj[d];
+    }
+}
+
 static int argmax_row(const float *x, int n) {
     int a = 0;
     for (int i = 1; i < n; i++)
@@ -147,13 +169,14 @@ double rl_maxret_loss_grad(const rl_maxret_model *m, float *grad, const float *i
     rl_linear_forward(k, xpost[L - 1], m->wk, m->bk, Ni, W, W);
     rl_linear_forward(v, xpost[L - 1], m->wv, m->bv, Ni, W, W);
     rl_linear_forward(qv, qpost[L - 1], m->wq, m->bq, B, W, W);
+#pragma omp parallel for schedule(static) if ((size_t)B * n * W > 32768)
     for (int b = 0; b < B; b++) {
         const float *kb = k + (size_t)b * n * W, *vb = v + (size_t)b * n * W;
         float *sb = s + (size_t)b * n, *ab = alpha + (size_t)b * n;
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, W, scale, kb, W, qv + (size_t)b * W, 1, 0.0f, sb, 1);
+        scores(sb, kb, qv + (size_t)b * W, scale, n, W);
         if (attn == RL_ATTN_PLAIN) rl_softmax_row_forward(ab, sb, n, n);
         else rl_adaptive_row_forward(ab, &st[b], sb, n, n);
-        cblas_sgemv(CblasRowMajor, CblasTrans, n, W, 1.0f, vb, W, ab, 1, 0.0f, o + (size_t)b * W, 1);
+        mix(o + (size_t)b * W, vb, ab, n, W);
     }
     rl_linear_forward(a1, o, m->w1, m->b1, B, W, W);
     rl_gelu_forward(g1, a1, BW);
@@ -171,19 +194,25 @@ double rl_maxret_loss_grad(const rl_maxret_model *m, float *grad, const float *i
         rl_gelu_backward(da1, dg, a1, BW);
         rl_linear_backward(dO, grad + rl_maxret_offset(m, m->w1), grad + rl_maxret_offset(m, m->b1), da1, o, m->w1,
                            B, W, W);
+#pragma omp parallel for schedule(static) if ((size_t)B * n * W > 32768)
         for (int b = 0; b < B; b++) {
             const float *kb = k + (size_t)b * n * W, *vb = v + (size_t)b * n * W, *dob = dO + (size_t)b * W;
+            const float *qb = qv + (size_t)b * W;
             float *dab = dalpha + (size_t)b * n, *dsb = ds + (size_t)b * n, *ab = alpha + (size_t)b * n;
+            float *dvb = dv + (size_t)b * n * W, *dkb = dk + (size_t)b * n * W;
             /* o = Vᵀ α: dα = V do, dV += α doᵀ */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, W, 1.0f, vb, W, dob, 1, 0.0f, dab, 1);
-            cblas_sger(CblasRowMajor, n, W, 1.0f, ab, 1, dob, 1, dv + (size_t)b * n * W, W);
+            scores(dab, vb, dob, 1.0f, n, W);
+            for (int j = 0; j < n; j++)
+                for (int d = 0; d < W; d++) dvb[(size_t)j * W + d] += ab[j] * dob[d];
             if (attn == RL_ATTN_PLAIN) rl_softmax_row_backward(dsb, dab, ab, n);
             else
                 rl_adaptive_row_backward(dsb, dab, ab, s + (size_t)b * n, &st[b],
                                          attn == RL_ATTN_ADAPTIVE ? RL_BETA_THROUGH : RL_BETA_CONST, n);
             /* s = scale K q: dq = scale Kᵀ ds, dK += scale ds qᵀ */
-            cblas_sgemv(CblasRowMajor, CblasTrans, n, W, scale, kb, W, dsb, 1, 0.0f, dqv + (size_t)b * W, 1);
-            cblas_sger(CblasRowMajor, n, W, scale, dsb, 1, qv + (size_t)b * W, 1, dk + (size_t)b * n * W, W);
+            mix(dqv + (size_t)b * W, kb, dsb, n, W);
+            for (int d = 0; d < W; d++) dqv[(size_t)b * W + d] *= scale;
+            for (int j = 0; j < n; j++)
+                for (int d = 0; d < W; d++) dkb[(size_t)j * W + d] += scale * dsb[j] * qb[d];
         }
         rl_linear_backward(dh, grad + rl_maxret_offset(m, m->wk), grad + rl_maxret_offset(m, m->bk), dk,
                            xpost[L - 1], m->wk, Ni, W, W);
@@ -207,11 +236,12 @@ int rl_maxret_eval(const rl_maxret_model *m, const float *items, const float *qu
     const int W = m->width, C = m->n_classes, D = 1 + C, L = m->depth, Ni = B * n;
     const float scale = 1.0f / sqrtf((float)W);
     size_t NW = (size_t)Ni * W, BW = (size_t)B * W;
-    size_t total = 4 * NW + 2 * BW + 3 * (size_t)n + 6 * BW + 2 * (size_t)B * C;
+    size_t total = 4 * NW + 2 * BW + 3 * (size_t)B * n + 6 * BW + 2 * (size_t)B * C;
     float *buf = rl_malloc(total * sizeof(float), "maxret evaluation buffers");
     if (!buf) return -1;
+    /* s, plain and adaptive attention rows: three [B][n] blocks starting at s */
     float *A = buf, *Bf = A + NW, *k = Bf + NW, *v = k + NW, *qa = v + NW, *qb = qa + BW, *s = qb + BW,
-          *ap = s + n, *aa = ap + n, *o = aa + n, *a1 = o + 2 * BW, *g1 = a1 + 2 * BW, *logits = g1 + 2 * BW;
+          *o = s + 3 * (size_t)B * n, *a1 = o + 2 * BW, *g1 = a1 + 2 * BW, *logits = g1 + 2 * BW;
     float *pre[RL_MAXRET_MAX_DEPTH], *post[RL_MAXRET_MAX_DEPTH];
     for (int l = 0; l < L; l++) pre[l] = A, post[l] = Bf;
     mlp_forward(m, m->xw, m->xb, items, Ni, D, pre, post);
@@ -220,15 +250,17 @@ int rl_maxret_eval(const rl_maxret_model *m, const float *items, const float *qu
     for (int l = 0; l < L; l++) pre[l] = qa, post[l] = qb;
     mlp_forward(m, m->qw, m->qb, query, B, 1, pre, post);
     rl_linear_forward(qa, qb, m->wq, m->bq, B, W, W); /* qa = query vectors */
+#pragma omp parallel for schedule(dynamic, 1) if ((size_t)B * n * W > 32768)
     for (int b = 0; b < B; b++) {
         const float *kb = k + (size_t)b * n * W, *vb = v + (size_t)b * n * W;
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, W, scale, kb, W, qa + (size_t)b * W, 1, 0.0f, s, 1);
+        float *sb = s + (size_t)b * n, *ap = sb + (size_t)B * n, *aa = ap + (size_t)B * n;
+        scores(sb, kb, qa + (size_t)b * W, scale, n, W);
         rl_adaptive_row st;
-        rl_softmax_row_forward(ap, s, n, n);
-        rl_adaptive_row_forward(aa, &st, s, n, n);
+        rl_softmax_row_forward(ap, sb, n, n);
+        rl_adaptive_row_forward(aa, &st, sb, n, n);
         /* rows 0..B-1 of o: plain; rows B..2B-1: adaptive */
-        cblas_sgemv(CblasRowMajor, CblasTrans, n, W, 1.0f, vb, W, ap, 1, 0.0f, o + (size_t)b * W, 1);
-        cblas_sgemv(CblasRowMajor, CblasTrans, n, W, 1.0f, vb, W, aa, 1, 0.0f, o + (size_t)(B + b) * W, 1);
+        mix(o + (size_t)b * W, vb, ap, n, W);
+        mix(o + (size_t)(B + b) * W, vb, aa, n, W);
         if (w_plain) w_plain[b] = ap[argmax[b]];
         if (w_adapt) w_adapt[b] = aa[argmax[b]];
         if (H) H[b] = (float)st.H;

@@ -156,3 +156,63 @@ Test(softmax_stream, tiled_attention_equals_full_row_attention) {
     free(z);
     free(v);
 }
+
+/* The tiled backward equals the full-row backward (dz through rl_*_row_backward with dq_j = dout·v_j, and
+ * dv_j = Σ_i q_ij dout_i), for plain attention and both adaptive modes, on the adversarial rows.
+ * Tolerance 2e-5 (1 + |ref|): float32 results of float64 sums, as for the forward. */
+Test(softmax_stream, tiled_backward_equals_full_row_backward) {
+    enum { DV = 4 };
+    float *z = malloc(sizeof(float) * NQ * NK), *v = malloc(sizeof(float) * NK * DV), out[NQ * DV], dout[NQ * DV];
+    float *dz = malloc(sizeof(float) * NQ * NK), *dzr = malloc(sizeof(float) * NQ * NK);
+    float *dv = malloc(sizeof(float) * NK * DV), *dvr = malloc(sizeof(float) * NK * DV), q[NK], dq[NK];
+    int nv[NQ];
+    make_rows(z, nv);
+    for (int j = 0; j < NK; j++) /* tame the huge rows so the gradients are O(1) and comparable */
+        for (int i = 0; i < NQ; i++)
+            if (isfinite(z[i * NK + j]) && (i == 1 || i == 2)) z[i * NK + j] = i == 1 ? z[i * NK + j] - 1e4f : z[i * NK + j] * 1e-4f;
+    rl_rng r;
+    rl_rng_seed(&r, 12);
+    for (int j = 0; j < NK * DV; j++) v[j] = (float)rl_rng_normal(&r);
+    for (int j = 0; j < NQ * DV; j++) dout[j] = (float)rl_rng_normal(&r);
+    int cases[3][2] = {{0, RL_BETA_THROUGH}, {1, RL_BETA_THROUGH}, {1, RL_BETA_CONST}};
+    for (int cs = 0; cs < 3; cs++) {
+        int adaptive = cases[cs][0];
+        rl_beta_grad mode = (rl_beta_grad)cases[cs][1];
+        rl_adaptive_attention_tiled_ref(out, NULL, z, v, nv, NQ, NK, DV, 64, adaptive);
+        memset(dzr, 0, sizeof(float) * NQ * NK);
+        memset(dvr, 0, sizeof(float) * NK * DV);
+        for (int i = 0; i < NQ; i++) {
+            rl_adaptive_row st;
+            const float *zi = z + (size_t)i * NK;
+            if (adaptive) rl_adaptive_row_forward(q, &st, zi, nv[i], NK);
+            else rl_softmax_row_forward(q, zi, nv[i], NK);
+            for (int j = 0; j < nv[i]; j++) {
+                double s = 0;
+                for (int d = 0; d < DV; d++) s += (double)dout[i * DV + d] * v[j * DV + d];
+                dq[j] = (float)s;
+                for (int d = 0; d < DV; d++) dvr[j * DV + d] += q[j] * dout[i * DV + d];
+            }
+            if (adaptive) rl_adaptive_row_backward(dzr + (size_t)i * NK, dq, q, zi, &st, mode, nv[i]);
+            else rl_softmax_row_backward(dzr + (size_t)i * NK, dq, q, nv[i]);
+        }
+        int tiles[] = {1, 7, 64, 300};
+        for (size_t t = 0; t < RL_ARRAY_LEN(tiles); t++) {
+            memset(dz, 0, sizeof(float) * NQ * NK);
+            memset(dv, 0, sizeof(float) * NK * DV);
+            rl_adaptive_attention_tiled_backward_ref(dz, dv, z, v, out, dout, nv, NQ, NK, DV, tiles[t], adaptive, mode);
+            for (int k = 0; k < NQ * NK; k++)
+                cr_assert(fabs(dz[k] - dzr[k]) <= 2e-5 * (1 + fabs(dzr[k])), "case %d tile %d dz[%d]: %g vs %g", cs,
+                          tiles[t], k, (double)dz[k], (double)dzr[k]);
+            for (int k = 0; k < NK * DV; k++)
+                cr_assert(fabs(dv[k] - dvr[k]) <= 2e-5 * (1 + fabs(dvr[k])), "case %d tile %d dv[%d]", cs, tiles[t], k);
+        }
+        if (cs == 2) { /* the through-beta term must matter: its result differs from this constant-beta one */
+            double diff = 0;
+            memset(dz, 0, sizeof(float) * NQ * NK);
+            rl_adaptive_attention_tiled_backward_ref(dz, dv, z, v, out, dout, nv, NQ, NK, DV, 7, 1, RL_BETA_THROUGH);
+            for (int k = 0; k < NQ * NK; k++) diff = fmax(diff, fabs(dz[k] - dzr[k]));
+            cr_assert(diff > 1e-3, "through-beta and constant-beta backward differ by only %g", diff);
+        }
+    }
+    free(z), free(v), free(dz), free(dzr), free(dv), free(dvr);
+}

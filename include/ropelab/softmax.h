@@ -116,6 +116,20 @@ void rl_adaptive_beta_tiled(float *beta, const float *z, const int *n_valid, int
 void rl_adaptive_attention_tiled_ref(float *out, float *beta_out, const float *z, const float *v, const int *n_valid,
                                      int n_q, int n_k, int dv, int T, int adaptive);
 
+/* Reference for the tiled backward (training through tiled attention), from the logits, V, the forward
+ * output and its gradient; every sweep goes over key tiles of size T, nothing of size n_q × n_k is needed
+ * besides the dz it writes. Per row i (β, H, lse, mean logit recomputed by pass 1 of the forward):
+ *   sweep 1: L = log Σ e^(βz) (online), D = dout_i · out_i            (FlashAttention's D term)
+ *   sweep 2: a_j = e^(βz_j - L), g_j = a_j (dout_i·v_j - D); dz_j += β g_j; dv_j += a_j dout_i;
+ *            A = Σ_j g_j (z_j - mean_z)
+ *   sweep 3 (RL_BETA_THROUGH and dβ/dH != 0 only): dz_j += A · dβ/dH · (-p_j (z_j - mean_z)), p_j = e^(z_j - lse).
+ * (A kernel that must write dz once computes A in an extra sweep before the one that writes dz.)
+ * dz: [n_q][n_k] (+=); dv: [n_k][dv] (+=); z: [n_q][n_k]; v: [n_k][dv]; out, dout: [n_q][dv];
+ * n_valid: [n_q] or NULL. adaptive = 0: plain attention (β = 1, mode ignored). Serial (a reference). */
+void rl_adaptive_attention_tiled_backward_ref(float *dz, float *dv, const float *z, const float *v, const float *out,
+                                              const float *dout, const int *n_valid, int n_q, int n_k, int dv_dim,
+                                              int T, int adaptive, rl_beta_grad mode);
+
 #ifdef __cplusplus
 }
 #endif

@@ -142,3 +142,66 @@ void rl_adaptive_attention_tiled_ref(float *out, float *beta_out, const float *z
         free(acc);
     }
 }
+
+void rl_adaptive_attention_tiled_backward_ref(float *dz, float *dv, const float *z, const float *v, const float *out,
+                                              const float *dout, const int *n_valid, int n_q, int n_k, int dv_dim,
+                                              int T, int adaptive, rl_beta_grad mode) {
+    if (T < 1) T = 1;
+    for (int i = 0; i < n_q; i++) {
+        int n = n_valid ? n_valid[i] : n_k;
+        if (n > n_k) n = n_k;
+        const float *zi = z + (size_t)i * n_k, *doi = dout + (size_t)i * dv_dim, *oi = out + (size_t)i * dv_dim;
+        float *dzi = dz + (size_t)i * n_k;
+        /* pass 1 of the forward: plain statistics -> beta, H, lse, mean logit */
+        rl_smstat s;
+        rl_smstat_init(&s);
+        for (int t0 = 0; t0 < n; t0 += T) rl_smstat_update(&s, zi + t0, n - t0 < T ? n - t0 : T);
+        if (!(s.s0 > 0)) continue; /* no valid key: the output was 0, nothing flows back */
+        double dbeta = 0, beta = adaptive ? rl_adaptive_beta(rl_smstat_entropy(&s), &dbeta) : 1.0;
+        double lse = rl_smstat_lse(&s), mean_z = s.m + s.s1 / s.s0;
+        /* sweep 1: log-sum-exp of beta z (online over tiles) and D = dout . out */
+        double mb = -INFINITY, lb = 0, D = 0;
+        for (int t0 = 0; t0 < n; t0 += T) {
+            int te = n - t0 < T ? n : t0 + T;
+            for (int j = t0; j < te; j++) {
+                if (zi[j] == -INFINITY) continue;
+                double u = beta * zi[j];
+                if (u > mb) {
+                    lb = lb * exp(mb - u);
+                    mb = u;
+                }
+                lb += exp(u - mb);
+            }
+        }
+        double L = mb + log(lb);
+        for (int d = 0; d < dv_dim; d++) D += (double)doi[d] * oi[d];
+        /* sweep 2: dz (const-beta part), dv, and A */
+        double A = 0;
+        for (int t0 = 0; t0 < n; t0 += T) {
+            int te = n - t0 < T ? n : t0 + T;
+            for (int j = t0; j < te; j++) {
+                if (zi[j] == -INFINITY) continue;
+                const float *vj = v + (size_t)j * dv_dim;
+                float *dvj = dv + (size_t)j * dv_dim;
+                double a = exp(beta * zi[j] - L), da = 0;
+                for (int d = 0; d < dv_dim; d++) {
+                    da += (double)doi[d] * vj[d];
+                    dvj[d] += (float)(a * doi[d]);
+                }
+                double g = a * (da - D);
+                dzi[j] += (float)(beta * g);
+                A += g * ((double)zi[j] - mean_z);
+            }
+        }
+        /* sweep 3: the through-beta term */
+        if (adaptive && mode == RL_BETA_THROUGH && dbeta != 0)
+            for (int t0 = 0; t0 < n; t0 += T) {
+                int te = n - t0 < T ? n : t0 + T;
+                for (int j = t0; j < te; j++) {
+                    if (zi[j] == -INFINITY) continue;
+                    double zc = (double)zi[j] - mean_z;
+                    dzi[j] += (float)(A * dbeta * (-exp((double)zi[j] - lse) * zc));
+                }
+            }
+    }
+}

@@ -18,7 +18,7 @@ int cmd_maxret(int argc, char **argv) {
     int quick = 0, no_fig = 0;
     cli_ints sizes = {0, NULL};
     cli_opt opts[] = {
-        {"out", CLI_STR, &out, "DIR", "output folder (default runs/maxret)", 0},
+        {"out", CLI_STR, &out, "DIR", "output folder (default out/maxret)", 0},
         {"seeds", CLI_INT, &seeds, "S", "independent trainings (default 5)", 0},
         {"seed", CLI_INT, &seed, "N", "base seed; seed s uses a hash of (N, s) (default 1)", 0},
         {"steps", CLI_INT, &steps, "N", "training steps per seed (default 3000)", 0},
@@ -38,7 +38,7 @@ int cmd_maxret(int argc, char **argv) {
          "softmax used in training: softmax (default, the paper's setting), adaptive, adaptive-const", 0},
         {"no-figures", CLI_FLAG, &no_fig, NULL, "skip the gnuplot figures", 0},
         {"quick", CLI_FLAG, &quick, NULL,
-         "a ~20 s smoke run: 2 seeds, 400 steps, width 32, 200 test sets, sizes 16..1024 (flags given override)", 0},
+         "a few-second smoke run: 2 seeds, 400 steps, width 32, 200 test sets, sizes 16..1024 (flags given override)", 0},
     };
     cli_spec spec = {
         "ropelab maxret [--out DIR] [--seeds S] [--steps N] [--quick] [options]",

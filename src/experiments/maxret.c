@@ -43,7 +43,7 @@ void rl_maxret_default(rl_maxret_config *c) {
     c->n_sizes = 6;
     memcpy(c->sizes, paper_sizes, sizeof paper_sizes);
     c->train_attn = RL_ATTN_PLAIN;
-    c->out_dir = "runs/maxret";
+    c->out_dir = "out/maxret";
     c->figures = 1;
 }
 
@@ -459,9 +459,13 @@ int rl_maxret_run(const rl_maxret_config *c) {
     if (c->figures && write_figures(c) != 0) goto fail;
 
     /* the table beside the paper's numbers */
-    printf("max-retrieval: %d seeds x %d test sets per size; trained on %d items, %d steps (%.0f s wall: %.0f s "
-           "train + %.0f s test summed over seeds)\n",
-           S, c->test_sets, c->train_size, c->steps, t_wall, t_train, t_eval);
+    printf("max-retrieval: %d seeds x %d test sets per size; trained on %d items with %s, %d steps (%.0f s wall: "
+           "%.0f s train + %.0f s test summed over seeds)\n",
+           S, c->test_sets, c->train_size,
+           c->train_attn == RL_ATTN_PLAIN      ? "softmax"
+           : c->train_attn == RL_ATTN_ADAPTIVE ? "adaptive temperature"
+                                               : "adaptive temperature (constant-beta gradient)",
+           c->steps, t_wall, t_train, t_eval);
     printf("accuracy %% (mean +- sd over seeds); diff = adaptive - softmax, paired by seed and test set\n");
     printf("%7s | %15s %15s %8s %9s %9s | %6s %6s | %8s %8s | %6s %5s\n", "size", "softmax", "adaptive", "diff",
            "p(t-test)", "p(McNem)", "paper", "paper", "w_max", "w_max", "H", "beta");

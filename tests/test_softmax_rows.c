@@ -239,3 +239,25 @@ Test(softmax, adaptive_only_sharpens) {
         cr_assert(q[am] >= p[am] * (1 - 1e-6), "max prob %g < plain %g (beta %g)", q[am], p[am], st.beta);
     }
 }
+
+/* the matrix form equals the row functions row by row (bit for bit: same code path), causal lengths included */
+Test(softmax, rows_forward_matches_row_functions) {
+    rl_rng r;
+    rl_rng_seed(&r, 21);
+    enum { R = 7, L = 19 };
+    float z[R * L], out[R * L], ref[L];
+    int nv[R];
+    rl_adaptive_row st[R], st1;
+    for (int i = 0; i < R; i++) nv[i] = i * 3;
+    rand_row(&r, z, R * L, 2.0);
+    for (int adaptive = 0; adaptive < 2; adaptive++) {
+        rl_softmax_rows_forward(out, st, z, nv, R, L, adaptive);
+        for (int i = 0; i < R; i++) {
+            int n = RL_MIN(nv[i], L);
+            if (adaptive) rl_adaptive_row_forward(ref, &st1, z + i * L, n, L);
+            else rl_softmax_row_forward(ref, z + i * L, n, L);
+            cr_assert(memcmp(ref, out + i * L, sizeof ref) == 0, "row %d (adaptive %d)", i, adaptive);
+            if (adaptive) cr_assert_eq(st[i].beta, st1.beta);
+        }
+    }
+}

@@ -303,6 +303,7 @@ Test(model_ops, xent_loss_and_gradient) {
     int32_t tb = 1;
     double lb = rl_xent_forward_backward(big, &tb, 1, 3, 0.0f, NULL);
     cr_assert(fabs(lb - 1000.0) < 1e-3, "stable loss %g", lb);
+    free(z64);
 }
 
 /* ---- optimizer ------------------------------------------------------------------------------ */

@@ -9,6 +9,7 @@ static const cli_command commands[] = {
     {"rope", cmd_rope, "inspect an encoding: `ropelab rope show SPEC --head-dim D`"},
     {"data", cmd_data, "training shards from text: `ropelab data prepare --text FILE... --out DIR`"},
     {"theory", cmd_theory, "the paper's claims as measured figures + verdicts: `ropelab theory --out DIR`"},
+    {"maxret", cmd_maxret, "max-retrieval experiment: softmax vs adaptive temperature on growing sets"},
 };
 
 static void usage(FILE *to) {

@@ -232,9 +232,9 @@ Test(model_attn, streaming_entropy_matches_direct) {
     }
     /* tiles of 7, so the running max changes between tiles */
     rowsm_stats st;
-    rowsm_stats_begin(&st);
-    for (int i = 0; i < n; i += 7) rowsm_stats_step(&st, z + i, RL_MIN(7, n - i));
+    rl_rowsm_stats_begin(&st);
+    for (int i = 0; i < n; i += 7) rl_rowsm_stats_step(&st, z + i, RL_MIN(7, n - i));
     /* both in float64 over float32 inputs: agreement to 1e-12 relative */
-    cr_assert(fabs(rowsm_stats_entropy(&st) - H) <= 1e-12 * H, "streaming %.15g, direct %.15g", rowsm_stats_entropy(&st),
+    cr_assert(fabs(rl_rowsm_stats_entropy(&st) - H) <= 1e-12 * H, "streaming %.15g, direct %.15g", rl_rowsm_stats_entropy(&st),
               H);
 }

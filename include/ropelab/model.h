@@ -331,6 +331,7 @@ typedef struct {
     int B, T;
     int32_t *tokens;    /* [N] (a copy of the input) */
     int32_t *targets;   /* [N] (a copy; < 0 = ignored) */
+    int32_t *pos;       /* [N] position of each row in its window (t mod T) */
     float *resid;       /* [L+1][N][D] residual stream: [0] = scaled embedding, [l+1] = layer l's output */
     float *resid_mid;   /* [L][N][D] layer l's stream after its attention branch */
     float *ln1;         /* [L][N][D] attention input norm output */
@@ -353,6 +354,7 @@ typedef struct {
     float *dqkv;        /* [N][QKV] */
     float *datty;       /* [N][H*hd] */
     float *dgu;         /* [N][2F] */
+    float *qk;          /* [N][(H+KV) hd] the q and k heads gathered for the rotation */
     float *attn_scratch;/* [rl_attention_scratch_floats(T)] */
     size_t n_floats;    /* size of the arena */
     float *mem;

@@ -33,7 +33,7 @@ static void rows_block(float *out, int ldo, const float *q, int ldq, const float
         int p = qpos + r, lo = first_key(p, a->window);
         if (a->softcap > 0)
             for (int j = lo; j <= p; j++) s[j] = a->softcap * tanhf(s[j] / a->softcap);
-        rowsm_forward(s + lo, s + lo, p - lo + 1);
+        rl_rowsm_forward(s + lo, s + lo, p - lo + 1);
         for (int j = k0; j < lo; j++) s[j] = 0;
         for (int j = p + 1; j < k1; j++) s[j] = 0;
     }
@@ -90,7 +90,7 @@ void rl_attention_backward(float *dqkv, const float *dout, const float *att, con
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f, dY + (size_t)i0 * H * hd,
                             H * hd, V + (size_t)k0 * QKV, QKV, 0.0f, dS, nk);
                 /* dS = softmax backward (P is 0 at invisible keys, so they get 0) */
-                for (int r = 0; r < nb; r++) rowsm_backward(dS + (size_t)r * nk, dS + (size_t)r * nk, P + (size_t)r * T, nk);
+                for (int r = 0; r < nb; r++) rl_rowsm_backward(dS + (size_t)r * nk, dS + (size_t)r * nk, P + (size_t)r * T, nk);
                 /* dQ += scale dS K;  dK += scale dS^T Q;  dV += P^T dY */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, a->scale, dS, nk,
                             K + (size_t)k0 * QKV, QKV, 1.0f, dQ + (size_t)i0 * QKV, QKV);

@@ -49,10 +49,10 @@ void rl_attention_tiled_forward(float *out, int ldo, const float *q, int ldq, co
         const int k0 = first_key(p_first, a->window), k1 = p_last + 1; /* keys the block can see */
 
         /* (A statistics pass for adaptive temperature goes here: the same loop over key tiles
-         * computing S, soft-capping and masking it, feeding each row to rowsm_stats_step, then a
-         * per-row beta from rowsm_stats_entropy that scales the logits of the pass below.) */
+         * computing S, soft-capping and masking it, feeding each row to rl_rowsm_stats_step, then a
+         * per-row beta from rl_rowsm_stats_entropy that scales the logits of the pass below.) */
 
-        for (int r = 0; r < nb; r++) rowsm_online_begin(&st[r]);
+        for (int r = 0; r < nb; r++) rl_rowsm_online_begin(&st[r]);
         memset(O, 0, (size_t)nb * hd * sizeof(float));
         for (int j0 = k0; j0 < k1; j0 += tk) {
             const int nt = RL_MIN(tk, k1 - j0);
@@ -65,7 +65,7 @@ void rl_attention_tiled_forward(float *out, int ldo, const float *q, int ldq, co
                     for (int j = 0; j < nt; j++) s[j] = a->softcap * tanhf(s[j] / a->softcap);
                 for (int j = 0; j < nt; j++)
                     if (j0 + j < lo || j0 + j > p) s[j] = -INFINITY;
-                float corr = rowsm_online_step(&st[r], s, nt);
+                float corr = rl_rowsm_online_step(&st[r], s, nt);
                 if (corr != 1.0f) {
                     float *o = O + (size_t)r * hd;
                     for (int d = 0; d < hd; d++) o[d] *= corr;
@@ -75,7 +75,7 @@ void rl_attention_tiled_forward(float *out, int ldo, const float *q, int ldq, co
                         1.0f, O, hd);
         }
         for (int r = 0; r < nb; r++) {
-            const float inv = rowsm_online_end(&st[r]);
+            const float inv = rl_rowsm_online_end(&st[r]);
             float *o = out + (size_t)(i0 + r) * ldo + (size_t)h * hd;
             for (int d = 0; d < hd; d++) o[d] = O[(size_t)r * hd + d] * inv;
         }

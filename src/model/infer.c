@@ -25,6 +25,8 @@ typedef struct {
     float *mo;    /* [MLP_CHUNK][D] MLP output (sandwich norms) */
     float *lg;    /* [LOGIT_CHUNK][V] logits chunk */
     float *xf;    /* [LOGIT_CHUNK][D] final norm chunk */
+    float *qk;    /* [n][(H+KV) hd] q and k heads gathered for the rotation */
+    int32_t *pos; /* [n] positions */
     float *attn;  /* attention work: the larger of the tiled and (for hooks) row kernels */
 } ws_t;
 
@@ -51,6 +53,9 @@ static size_t ws_layout(const rl_model_config *c, int n, int nk, ws_t *w, float 
     TAKE(mo, c->sandwich_norm ? chunk * D : 0);
     TAKE(lg, lchunk * V);
     TAKE(xf, lchunk * D);
+    TAKE(qk, (size_t)n * (c->n_heads + c->n_kv_heads) * c->head_dim);
+    if (mem) w->pos = (int32_t *)(mem + off);
+    off += ((size_t)n + 15) & ~(size_t)15;
     TAKE(attn, attn);
 #undef TAKE
     return off;
@@ -177,6 +182,7 @@ static int layers(rl_model *m, ws_t *w, const int32_t *tokens, int N, int pos0, 
                            c->vocab_size);
     if (rl_model_ensure_ropes(m, pos0 + N, pos0 + N) != 0) return -1;
     rl_embed_forward(w->x, tokens, m->p.wte, rl_model_embed_scale(c), N, D);
+    for (int i = 0; i < N; i++) w->pos[i] = pos0 + i;
     for (int l = 0; l < c->n_layers; l++) {
         const rl_layer_params *p = &m->p.layer[l];
         rl_attn_cfg ac;
@@ -204,7 +210,7 @@ static int layers(rl_model *m, ws_t *w, const int32_t *tokens, int N, int pos0, 
             if (hk->v && hk->v[l]) copy_heads(hk->v[l], w->qkv, N, QKV, HD + KV * hd, KV * hd);
             if (hk->qk_keep && hk->qk_keep[l]) apply_keep(c, rope, w->qkv, N, hk->qk_keep[l]);
         }
-        rl_rope_qk_rows(rope, w->qkv, N, QKV, H + KV, pos0, 0);
+        rl_rope_qk_rows(rope, w->qkv, N, QKV, H + KV, w->pos, w->qk, 0);
         if (own_rope) rl_rope_free(&tmp);
 
         const float *kk = w->qkv + HD, *vv = w->qkv + HD + KV * hd;

@@ -17,9 +17,11 @@ int rl_model_ensure_ropes(rl_model *m, int need_pos, int64_t seq_len);
 void rl_model_attn_cfg(const rl_model *m, int l, rl_attn_cfg *a);
 
 /* Applies a rotation (forward, or its transpose when backward) to the q and k heads of qkv rows:
- * rows: [n][stride] floats, each starting with H query heads then KV key heads of hd floats;
- * token t is at position pos0 + t. Threaded over tokens. */
-void rl_rope_qk_rows(const rl_rope *r, float *rows, int n, int stride, int n_heads_qk, int pos0, int backward);
+ * rows: [n][stride] floats, each starting with n_heads_qk = H + KV heads of hd floats (q then k);
+ * pos: [n] positions. The heads are gathered into scratch ([n][n_heads_qk * hd] floats), rotated
+ * by one librope call (threaded inside) and scattered back: librope takes contiguous tokens only. */
+void rl_rope_qk_rows(const rl_rope *r, float *rows, int n, int stride, int n_heads_qk, const int32_t *pos,
+                     float *scratch, int backward);
 
 /* Builds a rotation like rl_rope_init but with the frequency table `freq` ([head_dim/2] rad/token)
  * instead of the spec's (same pair layout, rotated width and attention factor). Fails when a

@@ -7,16 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rl_rope_qk_rows(const rl_rope *r, float *rows, int n, int stride, int n_heads_qk, int pos0, int backward) {
+void rl_rope_qk_rows(const rl_rope *r, float *rows, int n, int stride, int n_heads_qk, const int32_t *pos,
+                     float *scratch, int backward) {
     if (r->n_active == 0 || n <= 0) return;
-#pragma omp parallel for schedule(static) if ((size_t)n * stride > 32768)
-    for (int t = 0; t < n; t++) {
-        int32_t p = pos0 + t;
-        if (backward)
-            rl_rope_backward(r, rows + (size_t)t * stride, 1, n_heads_qk, &p);
-        else
-            rl_rope_forward(r, rows + (size_t)t * stride, 1, n_heads_qk, &p);
-    }
+    const size_t w = (size_t)n_heads_qk * r->f.head_dim, bytes = w * sizeof(float);
+    const int par = (size_t)n * w > 32768;
+#pragma omp parallel for schedule(static) if (par)
+    for (int t = 0; t < n; t++) memcpy(scratch + (size_t)t * w, rows + (size_t)t * stride, bytes);
+    if (backward)
+        rl_rope_backward(r, scratch, n, n_heads_qk, pos);
+    else
+        rl_rope_forward(r, scratch, n, n_heads_qk, pos);
+#pragma omp parallel for schedule(static) if (par)
+    for (int t = 0; t < n; t++) memcpy(rows + (size_t)t * stride, scratch + (size_t)t * w, bytes);
 }
 
 int rl_rope_init_freq(rl_rope *r, const rl_rope_spec *spec, int head_dim, const double *freq, int max_pos) {

@@ -21,6 +21,7 @@ static size_t layout(const rl_model_config *c, int B, int T, rl_train_acts *a, f
     } while (0)
     TAKE(tokens, int32_t, N);
     TAKE(targets, int32_t, N);
+    TAKE(pos, int32_t, N);
     TAKE(resid, float, (L + 1) * N * D);
     TAKE(resid_mid, float, L * N * D);
     TAKE(ln1, float, L * N * D);
@@ -41,6 +42,7 @@ static size_t layout(const rl_model_config *c, int B, int T, rl_train_acts *a, f
     TAKE(dqkv, float, N * QKV);
     TAKE(datty, float, N * HD);
     TAKE(dgu, float, N * 2 * F);
+    TAKE(qk, float, N * (size_t)(c->n_heads + c->n_kv_heads) * c->head_dim);
     TAKE(attn_scratch, float, rl_attention_scratch_floats(T));
 #undef TAKE
     return off;
@@ -61,6 +63,7 @@ int rl_model_alloc_acts(rl_model *m, int B, int T) {
     m->acts.n_floats = n;
     m->acts.B = B;
     m->acts.T = T;
+    for (int i = 0; i < B * T; i++) m->acts.pos[i] = i % T;
     return 0;
 }
 
@@ -125,7 +128,7 @@ int rl_model_forward(rl_model *m, const int32_t *tokens, const int32_t *targets,
 
         rl_rmsnorm_forward(ln1, a->ln1_rstd + (size_t)l * N, x, p->attn_norm, po, eps, N, D);
         proj(qkv, ln1, p->wq, p->bq, N, D, QKV, 0); /* wq, wk, wv (and bq, bk, bv) are adjacent */
-        for (int b = 0; b < B; b++) rl_rope_qk_rows(rope, qkv + (size_t)b * T * QKV, T, QKV, H + KV, 0, 0);
+        rl_rope_qk_rows(rope, qkv, N, QKV, H + KV, a->pos, a->qk, 0);
         rl_attention_forward(atty, att, qkv, B, T, &ac);
         memcpy(mid, x, nd * sizeof(float));
         proj(mid, atty, p->wo, p->bo, N, HD, D, 1);
@@ -199,7 +202,7 @@ int rl_model_backward(rl_model *m, float grad_scale) {
         proj_back(a->datty, g->wo, g->bo, dresid, atty, p->wo, N, HD, D);
         memset(a->dqkv, 0, (size_t)N * QKV * sizeof(float));
         rl_attention_backward(a->dqkv, a->datty, att, qkv, B, T, &ac, a->attn_scratch);
-        for (int b = 0; b < B; b++) rl_rope_qk_rows(rope, a->dqkv + (size_t)b * T * QKV, T, QKV, H + KV, 0, 1);
+        rl_rope_qk_rows(rope, a->dqkv, N, QKV, H + KV, a->pos, a->qk, 1);
         proj_back(dln, g->wq, g->bq, a->dqkv, ln1, p->wq, N, D, QKV);
         rl_rmsnorm_backward(dresid, g->attn_norm, dln, x, p->attn_norm, a->ln1_rstd + (size_t)l * N, po, N, D);
     }

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,46 +14,54 @@ static const char *const mlp_names[] = {"geglu", "swiglu", "gelu", "gelu_tanh"};
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
+/* The plain fields, in the order they are written. */
+typedef enum { F_INT, F_NUM, F_BOOL } ftype;
+typedef struct {
+    const char *key;
+    ftype type;
+    size_t off;
+} field;
+#define FLD(name, t) {#name, t, offsetof(rl_model_config, name)}
+static const field fields[] = {
+    FLD(vocab_size, F_INT),       FLD(d_model, F_INT),         FLD(n_layers, F_INT),
+    FLD(n_heads, F_INT),          FLD(n_kv_heads, F_INT),      FLD(head_dim, F_INT),
+    FLD(d_ff, F_INT),             FLD(max_seq, F_INT),         FLD(norm_plus_one, F_BOOL),
+    FLD(norm_eps, F_NUM),         FLD(sandwich_norm, F_BOOL),  FLD(qkv_bias, F_BOOL),
+    FLD(o_bias, F_BOOL),          FLD(mlp_bias, F_BOOL),       FLD(fused_qkv, F_BOOL),
+    FLD(parallel_residual, F_BOOL), FLD(query_pre_attn_scalar, F_NUM), FLD(attn_softcap, F_NUM),
+    FLD(final_softcap, F_NUM),    FLD(sliding_window, F_INT),  FLD(tie_embeddings, F_BOOL),
+    FLD(bos_id, F_INT),           FLD(eos_id, F_INT),          FLD(init_std, F_NUM),
+};
+#undef FLD
+
+
 char *rl_model_config_to_json(const rl_model_config *c) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     char pe[RL_MAX_LAYERS * 160];
     rl_model_config_pe_string(c, pe, sizeof pe);
     cJSON_AddStringToObject(o, "arch", rl_arch_name(c->arch));
-    cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(o, "d_model", c->d_model);
-    cJSON_AddNumberToObject(o, "n_layers", c->n_layers);
-    cJSON_AddNumberToObject(o, "n_heads", c->n_heads);
-    cJSON_AddNumberToObject(o, "n_kv_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
-    cJSON_AddNumberToObject(o, "d_ff", c->d_ff);
-    cJSON_AddNumberToObject(o, "max_seq", c->max_seq);
-    cJSON_AddStringToObject(o, "pe", pe);
-    cJSON_AddStringToObject(o, "norm", norm_names[c->norm == RL_NORM_LAYER]);
-    cJSON_AddBoolToObject(o, "norm_plus_one", c->norm_plus_one);
-    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
-    cJSON_AddBoolToObject(o, "sandwich_norm", c->sandwich_norm);
-    cJSON_AddStringToObject(o, "mlp", (unsigned)c->mlp <= RL_MLP_GELU_TANH ? mlp_names[c->mlp] : "?");
-    cJSON_AddBoolToObject(o, "qkv_bias", c->qkv_bias);
-    cJSON_AddBoolToObject(o, "o_bias", c->o_bias);
-    cJSON_AddBoolToObject(o, "mlp_bias", c->mlp_bias);
-    cJSON_AddBoolToObject(o, "fused_qkv", c->fused_qkv);
-    cJSON_AddBoolToObject(o, "parallel_residual", c->parallel_residual);
-    cJSON_AddNumberToObject(o, "query_pre_attn_scalar", c->query_pre_attn_scalar);
-    cJSON_AddNumberToObject(o, "attn_softcap", c->attn_softcap);
-    cJSON_AddNumberToObject(o, "final_softcap", c->final_softcap);
-    cJSON_AddNumberToObject(o, "sliding_window", c->sliding_window);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const void *p = (const char *)c + fields[i].off;
+        if (fields[i].type == F_NUM)
+            cJSON_AddNumberToObject(o, fields[i].key, *(const double *)p);
+        else if (fields[i].type == F_INT)
+            cJSON_AddNumberToObject(o, fields[i].key, *(const int *)p);
+        else
+            cJSON_AddBoolToObject(o, fields[i].key, *(const int *)p);
+        if (strcmp(fields[i].key, "max_seq") == 0) { /* the encodings and the kinds right after the sizes */
+            cJSON_AddStringToObject(o, "pe", pe);
+            cJSON_AddStringToObject(o, "norm", norm_names[c->norm == RL_NORM_LAYER]);
+            cJSON_AddStringToObject(o, "mlp", (unsigned)c->mlp <= RL_MLP_GELU_TANH ? mlp_names[c->mlp] : "?");
+        }
+    }
     int k = rl_model_config_sliding_period(c);
     cJSON *sl = cJSON_AddArrayToObject(o, "sliding_layers");
     for (int l = 0; l < k && sl; l++) cJSON_AddItemToArray(sl, cJSON_CreateNumber(c->sliding[l]));
-    cJSON_AddBoolToObject(o, "tie_embeddings", c->tie_embeddings);
     if (c->embed_scale == RL_EMBED_SQRT_D)
         cJSON_AddStringToObject(o, "embed_scale", "sqrt_d_model");
     else
         cJSON_AddNumberToObject(o, "embed_scale", c->embed_scale);
-    cJSON_AddNumberToObject(o, "bos_id", c->bos_id);
-    cJSON_AddNumberToObject(o, "eos_id", c->eos_id);
-    cJSON_AddNumberToObject(o, "init_std", c->init_std);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     if (!s) rl_fail("model config: out of memory writing JSON");
@@ -187,56 +196,28 @@ int rl_model_config_from_json(rl_model_config *c, const char *json, const char *
         const char *k = v->string;
         int r = 0, e;
         if (strcmp(k, "arch") == 0) continue;
-#define INT(name)                                                                                    \
-    else if (strcmp(k, #name) == 0) r = get_int(&x, v, &t.name)
-#define NUM(name)                                                                                    \
-    else if (strcmp(k, #name) == 0) r = get_num(&x, v, &t.name)
-#define BOOL(name)                                                                                   \
-    else if (strcmp(k, #name) == 0) r = get_bool(&x, v, &t.name)
-        INT(vocab_size);
-        INT(d_model);
-        INT(n_layers);
-        INT(n_heads);
-        INT(n_kv_heads);
-        INT(head_dim);
-        INT(d_ff);
-        INT(max_seq);
-        NUM(norm_eps);
-        BOOL(norm_plus_one);
-        BOOL(sandwich_norm);
-        BOOL(qkv_bias);
-        BOOL(o_bias);
-        BOOL(mlp_bias);
-        BOOL(fused_qkv);
-        BOOL(parallel_residual);
-        NUM(query_pre_attn_scalar);
-        NUM(attn_softcap);
-        NUM(final_softcap);
-        INT(sliding_window);
-        BOOL(tie_embeddings);
-        INT(bos_id);
-        INT(eos_id);
-        NUM(init_std);
-#undef INT
-#undef NUM
-#undef BOOL
-        else if (strcmp(k, "norm") == 0) {
+        const field *f = NULL;
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0] && !f; i++)
+            if (strcmp(k, fields[i].key) == 0) f = &fields[i];
+        if (f) {
+            void *p = (char *)&t + f->off;
+            r = f->type == F_NUM ? get_num(&x, v, p) : f->type == F_INT ? get_int(&x, v, p) : get_bool(&x, v, p);
+        } else if (strcmp(k, "norm") == 0) {
             if ((r = get_enum(&x, v, norm_names, 2, &e)) == 0) t.norm = (rl_norm_kind)e;
-        }
-        else if (strcmp(k, "mlp") == 0) {
+        } else if (strcmp(k, "mlp") == 0) {
             if ((r = get_enum(&x, v, mlp_names, 4, &e)) == 0) t.mlp = (rl_mlp_kind)e;
-        }
-        else if (strcmp(k, "embed_scale") == 0) {
+        } else if (strcmp(k, "embed_scale") == 0) {
             if (cJSON_IsString(v) && strcmp(v->valuestring, "sqrt_d_model") == 0)
                 t.embed_scale = RL_EMBED_SQRT_D;
             else if (cJSON_IsString(v))
                 r = bad(&x, k, "expected a number or \"sqrt_d_model\"");
             else
                 r = get_num(&x, v, &t.embed_scale);
-        }
-        else if (strcmp(k, "pe") == 0) pe = v;
-        else if (strcmp(k, "sliding_layers") == 0) sliding = v;
-        else {
+        } else if (strcmp(k, "pe") == 0) {
+            pe = v;
+        } else if (strcmp(k, "sliding_layers") == 0) {
+            sliding = v;
+        } else {
             r = rl_fail("%s: key %s is unknown (see docs/model.md, \"Config keys\")", x.src, k);
         }
         if (r) goto done;

@@ -36,7 +36,7 @@ def main():
             if p.dim() == 2:
                 p.normal_(0, cfg["init_std"])
     opt = torch.optim.AdamW(m.decay_groups(0.1), lr=1e-3, betas=(0.9, 0.95), eps=1e-8)
-    total = 0.0
+    total, best = 0.0, 1e30
     for s in range(a.steps + 1):  # step 0 warms up
         tok = torch.randint(0, V, (B, T + 1))
         x, y = tok[:, :T], tok[:, 1:]
@@ -48,9 +48,10 @@ def main():
         dt = time.perf_counter() - t0
         if s > 0:
             total += dt
+            best = min(best, dt)
     print("torch %s, %d threads, step %.3f s mean, loss %.3f" % (torch.__version__, a.threads, total / a.steps,
                                                                loss.item()))
-    print("tokens/s %.1f" % (B * T * a.steps / total))
+    print("tokens/s %.1f best %.1f" % (B * T * a.steps / total, B * T / best))
     return 0
 
 

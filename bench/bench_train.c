@@ -161,13 +161,19 @@ static void report_ours(const rl_model_config *cfg, int B, int T, double mean, d
            tps, mean, best, B * T / best, loss, gf, 100 * gf / sg);
 }
 
+/* The project root (for the bench scripts): $ROPELAB_ROOT, else the current folder (make bench runs there). */
+static const char *root(void) {
+    const char *r = getenv("ROPELAB_ROOT");
+    return r && *r ? r : ".";
+}
+
 static int have_torch(void) { return system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
 
 /* Runs bench/torch_train.py and returns its tokens/s (0 on failure). */
 static double torch_tokens_per_s(int threads, int steps, int B, const char *pe, double *best) {
-    char cmd[1024], line[512];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/torch_train.py --threads %d --steps %d --batch %d --pe '%s'",
-             threads, steps, B, pe);
+    char cmd[5000], line[512];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/bench/torch_train.py' --threads %d --steps %d --batch %d --pe '%s'",
+             root(), threads, steps, B, pe);
     fflush(stdout);
     FILE *p = popen(cmd, "r");
     if (!p) return 0;
@@ -267,8 +273,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_train: %s\n", rl_error());
                 return 1;
             }
-            char cmd[512];
-            snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/check_torch.py %s", dir);
+            char cmd[4400];
+            snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/bench/check_torch.py' %s", root(), dir);
             fflush(stdout);
             int st = system(cmd);
             ok &= st == 0;

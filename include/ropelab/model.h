@@ -178,7 +178,7 @@ typedef struct {
     int head_dim;          /* hd, even; need not equal D / H */
     int d_ff;              /* F, the MLP's hidden width */
     int max_seq;           /* training context; the RoPE tables are built for this many positions
-                              (longer sequences still work: positions beyond are computed on the fly) */
+                              (a longer sequence rebuilds them to its length) */
     /* normalisation */
     rl_norm_kind norm;     /* RMSNorm, or LayerNorm with bias (GPT-NeoX) */
     int norm_plus_one;     /* RMSNorm weight acts as (1 + w) (Gemma) */
@@ -410,8 +410,9 @@ void rl_model_init_weights(rl_model *m, uint64_t seed);
 
 /* Allocates the gradient arena and the AdamW moments (zeroed). */
 int rl_model_alloc_train(rl_model *m);
-/* (Re)allocates the activation arena for batches of B windows of T tokens (T <= max_seq is not
- * required, but T beyond max_seq computes RoPE angles on the fly). */
+/* (Re)allocates the activation arena for batches of B windows of T tokens (T may exceed max_seq).
+ * Its per-thread scratch is sized for omp_get_max_threads() now: the backward fails (with a
+ * message) if the thread count grows later. */
 int rl_model_alloc_acts(rl_model *m, int B, int T);
 /* Bytes rl_model_alloc_acts(m, B, T) allocates. */
 size_t rl_model_acts_bytes(const rl_model_config *c, int B, int T);
@@ -460,7 +461,8 @@ typedef struct {
  * tiled attention (memory linear in n; logits computed in chunks of rows, never [n][V]).
  * targets: [n] or NULL (e.g. tokens shifted by one, last -1); losses: [n] per-position loss in
  * nats (0 for targets < 0), or NULL; logits: [n][V] or NULL (after final soft-capping).
- * hooks: NULL or as above. Works for every architecture. */
+ * hooks: NULL or as above. Works for every architecture. The model keeps the workspace (and
+ * any longer rotation tables) for the next call: one call at a time per model. */
 int rl_model_infer(rl_model *m, const int32_t *tokens, const int32_t *targets, int n, float *losses, float *logits,
                    const rl_infer_hooks *hooks);
 /* The bytes rl_model_infer allocates for n tokens (its whole workspace; it is kept in the model

@@ -14,7 +14,9 @@
 
 /* The clamps below are selects: without this GCC keeps them as branches (a comparison might trap)
  * and refuses to vectorise. Nothing in the model relies on floating-point traps. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define RL_VEC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))

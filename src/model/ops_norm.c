@@ -2,6 +2,8 @@
 #include "ropelab/model.h"
 
 #include <math.h>
+#include <omp.h>
+#include <stdlib.h>
 
 /* out: [N][D]; rstd: [N] or NULL; in: [N][D]; w: [D]. */
 void rl_rmsnorm_forward(float *out, float *rstd, const float *in, const float *w, int plus_one, float eps, int N,
@@ -23,28 +25,47 @@ void rl_rmsnorm_forward(float *out, float *rstd, const float *in, const float *w
 
 /* din: [N][D] (+=); dw: [D] (+=) or NULL; dout, in: [N][D]; w: [D]; rstd: [N].
  * With g = w (or 1 + w) and y = x r g, r = (mean(x^2) + eps)^(-1/2):
- *   dx_j = r g_j dy_j - (r^3 / D) x_j sum_k dy_k g_k x_k,   dw_j = sum_rows dy_j x_j r. */
+ *   dx_j = r g_j dy_j - (r^3 / D) x_j sum_k dy_k g_k x_k,   dw_j = sum_rows dy_j x_j r.
+ * Each thread takes a fixed block of rows and sums its share of dw in float64; the partial sums
+ * are then added in thread order: deterministic for a given thread count, and row-major access. */
 void rl_rmsnorm_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
                          const float *rstd, int plus_one, int N, int D) {
-#pragma omp parallel for schedule(static) if ((size_t)N * D > 32768)
-    for (int i = 0; i < N; i++) {
-        const float *x = in + (size_t)i * D, *dy = dout + (size_t)i * D;
-        float *dx = din + (size_t)i * D;
-        float r = rstd[i];
-        double dot = 0;
-        for (int j = 0; j < D; j++) dot += (double)dy[j] * (plus_one ? 1.0f + w[j] : w[j]) * x[j];
-        float c = (float)(dot * r * r * r / D);
-        for (int j = 0; j < D; j++) dx[j] += r * (plus_one ? 1.0f + w[j] : w[j]) * dy[j] - c * x[j];
-    }
-    if (dw) {
-        /* each thread owns a block of columns and sums rows in order: deterministic */
-#pragma omp parallel for schedule(static) if ((size_t)N * D > 32768)
+    const int nt = (size_t)N * D > 32768 ? omp_get_max_threads() : 1;
+    double *part = dw ? calloc((size_t)nt * D, sizeof *part) : NULL;
+    if (dw && !part) { /* out of memory for a few KiB: column sums, slower but the same result */
         for (int j = 0; j < D; j++) {
             double s = 0;
             for (int i = 0; i < N; i++) s += (double)dout[(size_t)i * D + j] * in[(size_t)i * D + j] * rstd[i];
             dw[j] += (float)s;
         }
     }
+#pragma omp parallel num_threads(nt)
+    {
+        const int id = omp_get_thread_num(), n = omp_get_num_threads();
+        const int i0 = (int)((long)N * id / n), i1 = (int)((long)N * (id + 1) / n);
+        double *pd = part ? part + (size_t)id * D : NULL;
+        for (int i = i0; i < i1; i++) {
+            const float *x = in + (size_t)i * D, *dy = dout + (size_t)i * D;
+            float *dx = din + (size_t)i * D;
+            float r = rstd[i];
+            double dot = 0;
+            for (int j = 0; j < D; j++) dot += (double)dy[j] * (plus_one ? 1.0f + w[j] : w[j]) * x[j];
+            float c = (float)(dot * r * r * r / D);
+            for (int j = 0; j < D; j++) dx[j] += r * (plus_one ? 1.0f + w[j] : w[j]) * dy[j] - c * x[j];
+            if (pd)
+                for (int j = 0; j < D; j++) pd[j] += (double)dy[j] * x[j] * r;
+        }
+        if (part) {
+#pragma omp barrier
+            const int j0 = (int)((long)D * id / n), j1 = (int)((long)D * (id + 1) / n);
+            for (int j = j0; j < j1; j++) {
+                double s = 0;
+                for (int t = 0; t < n; t++) s += part[(size_t)t * D + j];
+                dw[j] += (float)s;
+            }
+        }
+    }
+    free(part);
 }
 
 /* out: [N][D]; in: [N][D]; w, b: [D]. */

@@ -1,7 +1,29 @@
-/* Softmax cross-entropy over the vocabulary, fused with its gradient (the logits buffer is reused). */
+/* Softmax cross-entropy over the vocabulary, fused with its gradient (the logits buffer is reused);
+ * vectorised exp, float64 sums. */
 #include "ropelab/model.h"
+#include "vecmath.h"
 
 #include <math.h>
+
+RL_VEC_CLONES static float row_max(const float *z, long n) {
+    float m = z[0];
+#pragma omp simd reduction(max : m)
+    for (long j = 0; j < n; j++) m = z[j] > m ? z[j] : m;
+    return m;
+}
+
+RL_VEC_CLONES static double exp_sum(const float *z, float mx, long n) {
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (long j = 0; j < n; j++) s += vexpf(z[j] - mx);
+    return s;
+}
+
+/* z = exp(z - mx) * a */
+RL_VEC_CLONES static void exp_scale(float *z, float mx, float a, long n) {
+#pragma omp simd
+    for (long j = 0; j < n; j++) z[j] = vexpf(z[j] - mx) * a;
+}
 
 /* logits: [N][V] (overwritten by the gradient when grad_scale != 0); targets: [N]; losses: [N] or NULL. */
 double rl_xent_forward_backward(float *logits, const int32_t *targets, int N, int V, float grad_scale,
@@ -17,16 +39,13 @@ double rl_xent_forward_backward(float *logits, const int32_t *targets, int N, in
                 for (int j = 0; j < V; j++) z[j] = 0;
             continue;
         }
-        float mx = z[0];
-        for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
-        double sum = 0;
-        for (int j = 0; j < V; j++) sum += exp((double)(z[j] - mx));
+        float mx = row_max(z, V);
+        double sum = exp_sum(z, mx, V);
         double loss = log(sum) + mx - z[t];
         if (losses) losses[i] = (float)loss;
         total += loss;
         if (grad_scale != 0) {
-            float inv = (float)(1.0 / sum);
-            for (int j = 0; j < V; j++) z[j] = expf(z[j] - mx) * inv * grad_scale;
+            exp_scale(z, mx, (float)(1.0 / sum) * grad_scale, V);
             z[t] -= grad_scale;
         }
     }

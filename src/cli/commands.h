@@ -3,5 +3,6 @@
 #define ROPELAB_COMMANDS_H
 
 int cmd_rope(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

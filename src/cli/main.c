@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     {"rope", cmd_rope, "inspect an encoding: `ropelab rope show SPEC --head-dim D`"},
+    {"inspect", cmd_inspect, "list a checkpoint's metadata and tensors (safetensors, HF folder, GGUF, llama2.c)"},
 };
 
 static void usage(FILE *to) {

@@ -1,0 +1,30 @@
+/* formats: rl_tensors_open, which recognises a checkpoint's format from its content. */
+#include "internal.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+int rl_tensors_open(rl_tensors *ts, const char *path) {
+    memset(ts, 0, sizeof *ts);
+    struct stat st;
+    if (stat(path, &st) != 0) return rl_fail("%s: no such file or folder", path);
+    if (S_ISDIR(st.st_mode)) return rl_safetensors_open_dir(ts, path);
+    size_t n = strlen(path);
+    if (n >= 11 && strcmp(path + n - 11, ".index.json") == 0) return rl_safetensors_open_index(ts, path);
+    rl_map m;
+    if (rl_map_file(path, &m) != 0) return -1;
+    int rc;
+    uint64_t hl = 0;
+    if (m.len >= 8) memcpy(&hl, m.data, 8);
+    if (m.len >= 4 && memcmp(m.data, "GGUF", 4) == 0) rc = rl_gguf_parse(ts, m.data, m.len, path);
+    else if (m.len >= 9 && hl >= 2 && hl <= m.len - 8 && m.data[8] == '{') rc = rl_safetensors_parse(ts, m.data, m.len, path);
+    else if (n >= 12 && strcmp(path + n - 12, ".safetensors") == 0) rc = rl_safetensors_parse(ts, m.data, m.len, path);
+    else if (n >= 5 && strcmp(path + n - 5, ".gguf") == 0) rc = rl_gguf_parse(ts, m.data, m.len, path);
+    else rc = rl_llama2c_parse(ts, m.data, m.len, path);
+    if (rc != 0) {
+        rl_unmap(&m);
+        return -1;
+    }
+    ts->files[0].map = m;
+    return 0;
+}

@@ -90,9 +90,10 @@ float rl_bf16_to_f32(uint16_t h);
 uint16_t rl_f32_to_bf16(float f);
 
 /* Q8_0 blocks: 34 bytes per 32 values. n must be a multiple of 32.
- * Quantization uses the fp16-ROUNDED block scale d = fp16(max|x| / 127) and q = round(x / d)
- * clamped to [-127, 127], so |x - d*q| <= d/2 for every value (ggml's reference divides by the
- * unrounded scale, which can exceed d/2 by up to 127*|d - fp16(d)|). Fails (message naming the
+ * Quantization uses the fp16-ROUNDED block scale d = fp16(max|x| / 127) (one fp16 step larger in
+ * the rare case, subnormal scales, where rounding down would clip max|x| by more than d/2) and
+ * q = round(x / d) clamped to [-127, 127], so |x - d*q| <= d/2 for every value (ggml's reference
+ * divides by the unrounded scale, which can exceed d/2 by up to 127*|d - fp16(d)|). Fails (naming the
  * block) on a non-finite value or a scale beyond the fp16 range (|x| > 8.3e6). */
 #define RL_Q8_0_BLOCK 32
 #define RL_Q8_0_BYTES 34

@@ -139,7 +139,10 @@ int rl_q8_0_quantize(const float *x, size_t n, uint8_t *out) {
         uint16_t dh = rl_f32_to_f16(amax / 127.0f);
         if ((dh & 0x7c00u) == 0x7c00u)
             return rl_fail("Q8_0: block %zu has max |x| = %g, beyond the fp16 scale range", b, amax);
-        if (amax > 0 && (dh & 0x7fffu) == 0) dh = 1; /* tiny block: smallest subnormal keeps |err| <= d/2 */
+        /* A scale rounded down clips the largest value; by <= 127 * 2^-11 d for normal scales, but a
+         * subnormal scale (max|x| < 127 * 2^-14) can be rounded down by much more: then take the next
+         * fp16 step up, so that max|x| <= 127.5 d and every error stays within d/2. */
+        if (amax > 127.5f * rl_f16_to_f32(dh)) dh++;
         float d = rl_f16_to_f32(dh);
         memcpy(ob, &dh, 2);
         for (int j = 0; j < RL_Q8_0_BLOCK; j++) {

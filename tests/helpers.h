@@ -14,7 +14,7 @@ const char *rt_models_dir(void);
 #define RT_REQUIRE_MODELS()                                                                              \
     do {                                                                                                 \
         if (!rt_models_dir()) {                                                                          \
-            if (rt_models_required()) cr_fail("real test models required (ROPELAB_REQUIRE_MODELS=1) but " \
+            if (rt_models_required()) cr_assert_fail("real test models required (ROPELAB_REQUIRE_MODELS=1) but " \
                                               "../shared/models is absent");                             \
             rt_note_skip(__func__);                                                                      \
             cr_skip_test("SKIPPED: ../shared/models (or $ROPELAB_TEST_MODELS) is absent");              \

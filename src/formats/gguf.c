@@ -46,7 +46,9 @@ static int rd_scalar(cursor *c, rl_meta *e, rl_meta_type t) {
     size_t at = c->pos;
     uint8_t b[8];
     size_t es = fmt_meta_scalar_size(t);
-    if (rd(c, b, es, e->key) != 0) return -1;
+    char mk[256];
+    snprintf(mk, sizeof mk, "metadata %.200s", e->key);
+    if (rd(c, b, es, mk) != 0) return -1;
     uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32; float f32;
     switch (t) {
     case RL_META_U8: memcpy(&u8, b, 1); e->v.u = u8; break;
@@ -82,23 +84,25 @@ static int rd_kv(cursor *c, rl_tensors *ts, uint64_t k, uint64_t *key_at) {
     if (memchr(key, 0, (size_t)klen)) return rl_fail("%s: %s at offset %zu contains a NUL byte", c->name, what, at);
     rl_meta *e = fmt_meta_push(&ts->meta, key, (size_t)klen);
     if (!e) return -1;
+    char mk[256]; /* "metadata KEY", for messages about the value */
+    snprintf(mk, sizeof mk, "metadata %.200s", e->key);
     uint32_t t;
     size_t tat = c->pos;
-    if (rd_u32(c, &t, e->key) != 0) return -1;
+    if (rd_u32(c, &t, mk) != 0) return -1;
     if (!valid_type(t))
         return rl_fail("%s: metadata %s at offset %zu: unknown value type %u", c->name, e->key, tat, t);
     e->type = (rl_meta_type)t;
     if (t == RL_META_STRING) {
         const char *s;
         uint64_t n;
-        if (rd_str(c, &s, &n, e->key) != 0) return -1;
+        if (rd_str(c, &s, &n, mk) != 0) return -1;
         return fmt_meta_set_str(e, s, (size_t)n);
     }
     if (t != RL_META_ARRAY) return rd_scalar(c, e, e->type);
     uint32_t et;
     uint64_t count;
     size_t aat = c->pos;
-    if (rd_u32(c, &et, e->key) != 0 || rd_u64(c, &count, e->key) != 0) return -1;
+    if (rd_u32(c, &et, mk) != 0 || rd_u64(c, &count, mk) != 0) return -1;
     if (!valid_type(et)) return rl_fail("%s: metadata %s at offset %zu: unknown array element type %u", c->name, e->key, aat, et);
     if (et == RL_META_ARRAY)
         return rl_fail("%s: metadata %s at offset %zu: arrays of arrays are not supported", c->name, e->key, aat);
@@ -126,7 +130,7 @@ static int rd_kv(cursor *c, rl_tensors *ts, uint64_t k, uint64_t *key_at) {
             const char *s;
             uint64_t n;
             e->str_off[i] = c->pos - start;
-            if (rd_str(c, &s, &n, e->key) != 0) return -1;
+            if (rd_str(c, &s, &n, mk) != 0) return -1;
         }
     }
     e->arr_bytes = c->pos - start;

@@ -70,6 +70,12 @@ int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_me
     for (int i = 0; i < n; i++) {
         int64_t numel;
         uint64_t nbytes;
+        if (t[i].dtype == RL_DT_Q8_0 && t[i].ndim >= 0 && t[i].ndim <= RL_MAX_DIMS &&
+            (t[i].ndim == 0 || t[i].shape[t[i].ndim - 1] % RL_Q8_0_BLOCK)) {
+            free(names);
+            return rl_fail("%s: tensor '%s': Q8_0 needs the innermost dimension to be a multiple of 32", path,
+                           t[i].name ? t[i].name : "?");
+        }
         if (fmt_write_check(&t[i], &numel, &nbytes) != 0) {
             free(names);
             return rl_fail_prefix("%s", path);
@@ -82,10 +88,6 @@ int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_me
         if (t[i].ndim > 4) {
             free(names);
             return rl_fail("%s: tensor '%s': %d dimensions (GGUF allows at most 4)", path, t[i].name, t[i].ndim);
-        }
-        if (t[i].dtype == RL_DT_Q8_0 && (t[i].ndim == 0 || t[i].shape[t[i].ndim - 1] % RL_Q8_0_BLOCK)) {
-            free(names);
-            return rl_fail("%s: tensor '%s': Q8_0 needs the innermost dimension to be a multiple of 32", path, t[i].name);
         }
         names[i] = t[i].name;
     }

@@ -82,6 +82,11 @@ bench: $(BENCH_BIN) $(TOOL)
 demo: $(TOOL)
 	@sh scripts/demo.sh
 
+# FUZZ_SECONDS per target (default 25); see scripts/fuzz.sh.
+fuzz: $(DEPS_OK)
+	@sh scripts/setup.sh fuzz
+	@sh scripts/fuzz.sh
+
 clean:
 	rm -rf build build-san ropelab
 

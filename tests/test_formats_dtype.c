@@ -25,6 +25,24 @@ Test(formats_dtype, f16_decode_all_patterns) {
     cr_assert(signbit(rl_f16_to_f32(0x8000)), "-0 keeps its sign");
 }
 
+/* Whole-tensor conversion (F16C when the CPU has it, OpenMP chunks above 2^18 values) gives
+ * bit-for-bit the scalar conversion for all 65536 F16 and BF16 patterns (NaNs: still NaN). */
+Test(formats_dtype, tensor_conversion_matches_scalar) {
+    enum { N = 4 * 65536 + 3 }; /* above the parallel threshold, and a ragged tail */
+    static uint16_t h[N];
+    static float out[N];
+    for (int i = 0; i < N; i++) h[i] = (uint16_t)(i * 40503u); /* every pattern, in a scrambled order */
+    for (int k = 0; k < 2; k++) {
+        rl_tensor t = {.name = "h", .dtype = k ? RL_DT_BF16 : RL_DT_F16, .ndim = 1, .numel = N, .data = (const uint8_t *)h};
+        cr_assert_eq(rl_tensor_to_f32(&t, out), 0);
+        for (int i = 0; i < N; i++) {
+            float want = k ? rl_bf16_to_f32(h[i]) : rl_f16_to_f32(h[i]);
+            if (isnan(want)) cr_assert(isnan(out[i]), "%d: 0x%04x", k, h[i]);
+            else cr_assert(memcmp(&want, &out[i], 4) == 0, "%s 0x%04x: %a vs %a", k ? "BF16" : "F16", h[i], out[i], want);
+        }
+    }
+}
+
 /* float -> F16 and float -> BF16 round to nearest, ties to even: compared with ref_round (float64
  * arithmetic) on 400k floats spread over every exponent, plus the edge cases. Exact: tolerance 0. */
 Test(formats_dtype, f16_bf16_round_to_nearest_even) {

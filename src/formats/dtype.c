@@ -160,6 +160,9 @@ void rl_q8_0_dequantize(const uint8_t *in, size_t n, float *out) {
         uint16_t dh;
         memcpy(&dh, ib, 2);
         float d = rl_f16_to_f32(dh);
-        for (int j = 0; j < RL_Q8_0_BLOCK; j++) out[b * RL_Q8_0_BLOCK + j] = d * (float)(int8_t)ib[2 + j];
+        const int8_t *q = (const int8_t *)(ib + 2);
+        float *o = out + b * RL_Q8_0_BLOCK;
+#pragma omp simd
+        for (int j = 0; j < RL_Q8_0_BLOCK; j++) o[j] = d * (float)q[j];
     }
 }

@@ -221,25 +221,64 @@ static float f8_e4m3(uint8_t b) {
     return s ? -v : v;
 }
 
+/* Unaligned 16-bit loads (file data need not be 2-byte aligned). */
+typedef uint16_t u16u __attribute__((aligned(1), may_alias));
+
+static void f16_row_scalar(const uint8_t *q, int64_t n, float *out) {
+    const u16u *h = (const u16u *)q;
+    for (int64_t i = 0; i < n; i++) out[i] = rl_f16_to_f32(h[i]);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+/* F16C's vcvtph2ps converts exactly (subnormals, inf; NaNs come out quiet, still NaN). */
+__attribute__((target("avx,f16c"))) static void f16_row_f16c(const uint8_t *q, int64_t n, float *out) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(q + 2 * i))));
+    f16_row_scalar(q + 2 * i, n - i, out + i);
+}
+/* CPUID.1:ECX has F16C (bit 29), AVX (28) and OSXSAVE (27); XCR0 bits 1-2: the OS saves AVX state. */
+static int detect_f16c(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & (1u << 29)) || !(c & (1u << 28)) || !(c & (1u << 27))) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 6u) == 6u;
+}
+static void f16_row(const uint8_t *q, int64_t n, float *out) {
+    static int has = -1; /* -1 unknown; detection is idempotent, so racing threads agree */
+    int h = __atomic_load_n(&has, __ATOMIC_RELAXED);
+    if (h < 0) {
+        h = detect_f16c();
+        __atomic_store_n(&has, h, __ATOMIC_RELAXED);
+    }
+    if (h) f16_row_f16c(q, n, out);
+    else f16_row_scalar(q, n, out);
+}
+#else
+static void f16_row(const uint8_t *q, int64_t n, float *out) { f16_row_scalar(q, n, out); }
+#endif
+
 static float f8_e5m2(uint8_t b) { return rl_f16_to_f32((uint16_t)(b << 8)); } /* E5M2 is the top byte of an F16 */
 
-int rl_tensor_to_f32_range(const rl_tensor *t, int64_t first, int64_t count, float *out) {
-    if (first < 0 || count < 0 || first > t->numel || count > t->numel - first)
-        return rl_fail("tensor '%s': element range [%lld, %lld) outside its %lld elements", t->name, (long long)first,
-                       (long long)(first + count), (long long)t->numel);
+/* Converts [first, first + count) (already checked) serially. */
+static int convert_serial(const rl_tensor *t, int64_t first, int64_t count, float *out) {
     const uint8_t *p = t->data;
-    if (count && !p) return rl_fail("tensor '%s' has no data", t->name);
     size_t es = rl_dtype_size(t->dtype);
     const uint8_t *q = p + (size_t)first * es;
     int64_t n = count;
     switch (t->dtype) {
     case RL_DT_F32: if (n) memcpy(out, q, (size_t)n * 4); return 0;
-    case RL_DT_F16:
-        for (int64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, q + 2 * i, 2); out[i] = rl_f16_to_f32(h); }
+    case RL_DT_F16: f16_row(q, n, out); return 0;
+    case RL_DT_BF16: {
+        const u16u *h = (const u16u *)q;
+        uint32_t *o = (uint32_t *)out;
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) o[i] = (uint32_t)h[i] << 16; /* BF16 is the top half of a float32 */
         return 0;
-    case RL_DT_BF16:
-        for (int64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, q + 2 * i, 2); out[i] = rl_bf16_to_f32(h); }
-        return 0;
+    }
     case RL_DT_F64:
         for (int64_t i = 0; i < n; i++) { double v; memcpy(&v, q + 8 * i, 8); out[i] = (float)v; }
         return 0;
@@ -281,6 +320,23 @@ int rl_tensor_to_f32_range(const rl_tensor *t, int64_t first, int64_t count, flo
                        "F64, Q8_0 and integers)", t->name, tn);
     }
     }
+}
+
+int rl_tensor_to_f32_range(const rl_tensor *t, int64_t first, int64_t count, float *out) {
+    if (first < 0 || count < 0 || first > t->numel || count > t->numel - first)
+        return rl_fail("tensor '%s': element range [%lld, %lld) outside its %lld elements", t->name, (long long)first,
+                       (long long)(first + count), (long long)t->numel);
+    if (count && !t->data) return rl_fail("tensor '%s' has no data", t->name);
+    if (t->dtype == RL_DT_GGML || count < (1 << 18)) return convert_serial(t, first, count, out);
+    /* large conversions: chunks over the OpenMP threads (memory-bound; the chunks are independent) */
+    const int64_t chunk = 1 << 16;
+    int64_t n_chunks = (count + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        int64_t c0 = c * chunk;
+        convert_serial(t, first + c0, RL_MIN(chunk, count - c0), out + c0);
+    }
+    return 0;
 }
 
 int rl_tensor_to_f32(const rl_tensor *t, float *out) { return rl_tensor_to_f32_range(t, 0, t->numel, out); }

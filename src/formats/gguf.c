@@ -70,6 +70,15 @@ static int rd_scalar(cursor *c, rl_meta *e, rl_meta_type t) {
     return 0;
 }
 
+/* A key or tensor name: a non-empty GGUF string without NUL bytes. what: "metadata key #3". */
+static int rd_name(cursor *c, const char *what, const char **s, uint64_t *n) {
+    size_t at = c->pos;
+    if (rd_str(c, s, n, what) != 0) return -1;
+    if (*n == 0) return rl_fail("%s: %s at offset %zu is empty", c->name, what, at);
+    if (memchr(*s, 0, (size_t)*n)) return rl_fail("%s: %s at offset %zu contains a NUL byte", c->name, what, at);
+    return 0;
+}
+
 static int valid_type(uint32_t t) { return t <= RL_META_F64; }
 
 static int rd_kv(cursor *c, rl_tensors *ts, uint64_t k, uint64_t *key_at) {
@@ -79,9 +88,7 @@ static int rd_kv(cursor *c, rl_tensors *ts, uint64_t k, uint64_t *key_at) {
     uint64_t klen;
     char what[64];
     snprintf(what, sizeof what, "metadata key #%llu", (unsigned long long)k);
-    if (rd_str(c, &key, &klen, what) != 0) return -1;
-    if (klen == 0) return rl_fail("%s: %s at offset %zu is empty", c->name, what, at);
-    if (memchr(key, 0, (size_t)klen)) return rl_fail("%s: %s at offset %zu contains a NUL byte", c->name, what, at);
+    if (rd_name(c, what, &key, &klen) != 0) return -1;
     rl_meta *e = fmt_meta_push(&ts->meta, key, (size_t)klen);
     if (!e) return -1;
     char mk[256]; /* "metadata KEY", for messages about the value */
@@ -141,14 +148,11 @@ static int rd_kv(cursor *c, rl_tensors *ts, uint64_t k, uint64_t *key_at) {
 }
 
 static int rd_tensor_info(cursor *c, rl_tensors *ts, uint64_t k, uint64_t alignment) {
-    size_t at = c->pos;
     const char *name;
     uint64_t nlen;
     char what[64];
-    snprintf(what, sizeof what, "tensor info #%llu", (unsigned long long)k);
-    if (rd_str(c, &name, &nlen, what) != 0) return -1;
-    if (nlen == 0) return rl_fail("%s: %s at offset %zu has an empty name", c->name, what, at);
-    if (memchr(name, 0, (size_t)nlen)) return rl_fail("%s: %s at offset %zu: name contains a NUL byte", c->name, what, at);
+    snprintf(what, sizeof what, "name of tensor info #%llu", (unsigned long long)k);
+    if (rd_name(c, what, &name, &nlen) != 0) return -1;
     rl_tensor *t = fmt_tensors_push(ts, name, (size_t)nlen, 0);
     if (!t) return -1;
     uint32_t nd, type;
@@ -202,21 +206,11 @@ static int rd_tensor_info(cursor *c, rl_tensors *ts, uint64_t k, uint64_t alignm
     return 0;
 }
 
-typedef struct {
-    uint64_t begin, end;
-    int idx;
-} span;
-
-static int cmp_span(const void *a, const void *b) {
-    const span *x = a, *y = b;
-    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
-    return (x->end > y->end) - (x->end < y->end);
-}
 
 int rl_gguf_parse(rl_tensors *ts, const uint8_t *buf, size_t len, const char *name) {
     if (fmt_tensors_init(ts, RL_FMT_GGUF, name, NULL) != 0) return -1;
     cursor c = {buf, len, 0, name};
-    span *sp = NULL;
+    fmt_span *sp = NULL;
     uint64_t *key_at = NULL;
     int rc = -1;
     uint8_t magic[4];
@@ -303,18 +297,18 @@ int rl_gguf_parse(rl_tensors *ts, const uint8_t *buf, size_t len, const char *na
                     (unsigned long long)(data + t->offset), len);
             goto out;
         }
-        sp[i] = (span){t->offset, t->offset + t->nbytes, i};
+        sp[i] = (fmt_span){t->offset, t->offset + t->nbytes, i};
         t->offset += data;
         t->data = buf + t->offset;
     }
-    qsort(sp, (size_t)ts->n, sizeof *sp, cmp_span);
+    fmt_sort_spans(sp, ts->n);
     /* sorted by start: a non-empty span overlaps iff it starts before the furthest end seen so far */
     uint64_t maxend = 0;
     int maxi = -1;
     for (int i = 0; i < ts->n; i++) {
         if (sp[i].begin == sp[i].end) continue;
         if (maxi >= 0 && sp[i].begin < maxend) {
-            const span *o = &sp[maxi];
+            const fmt_span *o = &sp[maxi];
             rl_fail("%s: tensor '%s' (data offset %llu, %llu bytes) overlaps tensor '%s' (data offset %llu, %llu bytes)",
                     name, ts->t[sp[i].idx].name, (unsigned long long)sp[i].begin,
                     (unsigned long long)(sp[i].end - sp[i].begin), ts->t[o->idx].name, (unsigned long long)o->begin,
@@ -332,18 +326,4 @@ out:
     free(key_at);
     if (rc != 0) rl_tensors_free(ts);
     return rc;
-}
-
-int rl_gguf_open(rl_tensors *ts, const char *path) {
-    rl_map m;
-    if (rl_map_file(path, &m) != 0) {
-        memset(ts, 0, sizeof *ts);
-        return -1;
-    }
-    if (rl_gguf_parse(ts, m.data, m.len, path) != 0) {
-        rl_unmap(&m);
-        return -1;
-    }
-    ts->files[0].map = m;
-    return 0;
 }

@@ -9,6 +9,17 @@ static int put_u32(FILE *fp, uint32_t v) { return put(fp, &v, 4); }
 static int put_u64(FILE *fp, uint64_t v) { return put(fp, &v, 8); }
 static int put_str(FILE *fp, const char *s, uint64_t n) { return put_u64(fp, n) || put(fp, s, (size_t)n) ? -1 : 0; }
 
+/* n zero bytes (alignment padding). */
+static int put_zeros(FILE *fp, uint64_t n) {
+    static const uint8_t zeros[256];
+    while (n > 0) {
+        size_t k = (size_t)RL_MIN(n, sizeof zeros);
+        if (put(fp, zeros, k)) return -1;
+        n -= k;
+    }
+    return 0;
+}
+
 static int put_scalar(FILE *fp, const rl_meta *m) {
     uint8_t b[8];
     size_t n = fmt_meta_scalar_size(m->type);
@@ -122,16 +133,10 @@ int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_me
         err = err || put_u32(fp, (uint32_t)ggml_type_of(t[i].dtype)) || put_u64(fp, off);
         off += (nbytes + alignment - 1) / alignment * alignment;
     }
-    static const uint8_t zeros[256];
     /* pad the header to the alignment, then each tensor's data */
     long pos = err ? 0 : ftell(fp);
     if (pos < 0) err = 1;
-    uint64_t pad = (alignment - (uint64_t)pos % alignment) % alignment;
-    while (pad > 0 && !err) {
-        size_t k = (size_t)RL_MIN(pad, sizeof zeros);
-        err = put(fp, zeros, k);
-        pad -= k;
-    }
+    err = err || put_zeros(fp, (alignment - (uint64_t)pos % alignment) % alignment);
     if (err) {
         rl_afile_abort(&f);
         return rl_fail("%s: write failed", path);
@@ -144,13 +149,7 @@ int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_me
             rl_afile_abort(&f);
             return -1;
         }
-        pad = (alignment - nbytes % alignment) % alignment;
-        while (pad > 0 && !err) {
-            size_t k = (size_t)RL_MIN(pad, sizeof zeros);
-            err = put(fp, zeros, k);
-            pad -= k;
-        }
-        if (err) {
+        if (put_zeros(fp, (alignment - nbytes % alignment) % alignment)) {
             rl_afile_abort(&f);
             return rl_fail("%s: write failed", path);
         }

@@ -20,6 +20,15 @@ rl_tensor *fmt_tensors_push(rl_tensors *ts, const char *name, size_t name_len, i
 int fmt_tensors_index(rl_tensors *ts);
 /* Moves src's files, tensors and (missing) metadata keys into dst; src is left empty. */
 int fmt_tensors_append(rl_tensors *dst, rl_tensors *src);
+/* Maps `path` read-only and runs `parse` on its bytes; on success the collection owns the map. */
+typedef int (*fmt_parser)(rl_tensors *ts, const uint8_t *buf, size_t len, const char *name);
+int fmt_open_mapped(rl_tensors *ts, const char *path, fmt_parser parse);
+/* A tensor's byte span [begin, end) and its index; fmt_sort_spans orders by begin, then end. */
+typedef struct {
+    uint64_t begin, end;
+    int idx;
+} fmt_span;
+void fmt_sort_spans(fmt_span *sp, int n);
 /* Finds two equal strings among names[0..n): returns 1 and their indices (*a < *b), else 0. */
 int fmt_find_duplicate(const char *const *names, int n, int *a, int *b);
 /* Sets numel (checking overflow against INT64_MAX) from ndim/shape; -1 on overflow. */

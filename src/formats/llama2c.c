@@ -116,17 +116,3 @@ int rl_llama2c_parse(rl_tensors *ts, const uint8_t *buf, size_t len, const char 
     if (rc != 0) rl_tensors_free(ts);
     return rc;
 }
-
-int rl_llama2c_open(rl_tensors *ts, const char *path) {
-    rl_map m;
-    if (rl_map_file(path, &m) != 0) {
-        memset(ts, 0, sizeof *ts);
-        return -1;
-    }
-    if (rl_llama2c_parse(ts, m.data, m.len, path) != 0) {
-        rl_unmap(&m);
-        return -1;
-    }
-    ts->files[0].map = m;
-    return 0;
-}

@@ -43,44 +43,27 @@ rl_meta *fmt_meta_push(rl_meta_list *l, const char *key, size_t key_len) {
     return e;
 }
 
-static int add_u(rl_meta_list *l, const char *key, rl_meta_type t, uint64_t v) {
+/* Appends an entry of scalar type t; the caller sets its value. */
+static rl_meta *add_typed(rl_meta_list *l, const char *key, rl_meta_type t) {
     rl_meta *e = fmt_meta_push(l, key, strlen(key));
-    if (!e) return -1;
-    e->type = t;
-    e->v.u = v;
-    return 0;
+    if (e) e->type = t;
+    return e;
 }
 
-static int add_i(rl_meta_list *l, const char *key, rl_meta_type t, int64_t v) {
-    rl_meta *e = fmt_meta_push(l, key, strlen(key));
-    if (!e) return -1;
-    e->type = t;
-    e->v.i = v;
-    return 0;
-}
-
-static int add_f(rl_meta_list *l, const char *key, rl_meta_type t, double v) {
-    rl_meta *e = fmt_meta_push(l, key, strlen(key));
-    if (!e) return -1;
-    e->type = t;
-    e->v.f = v;
-    return 0;
-}
-
-int rl_meta_add_u32(rl_meta_list *l, const char *key, uint32_t v) { return add_u(l, key, RL_META_U32, v); }
-int rl_meta_add_u64(rl_meta_list *l, const char *key, uint64_t v) { return add_u(l, key, RL_META_U64, v); }
-int rl_meta_add_i32(rl_meta_list *l, const char *key, int32_t v) { return add_i(l, key, RL_META_I32, v); }
-int rl_meta_add_i64(rl_meta_list *l, const char *key, int64_t v) { return add_i(l, key, RL_META_I64, v); }
-int rl_meta_add_f32(rl_meta_list *l, const char *key, float v) { return add_f(l, key, RL_META_F32, v); }
-int rl_meta_add_f64(rl_meta_list *l, const char *key, double v) { return add_f(l, key, RL_META_F64, v); }
-
-int rl_meta_add_bool(rl_meta_list *l, const char *key, int v) {
-    rl_meta *e = fmt_meta_push(l, key, strlen(key));
-    if (!e) return -1;
-    e->type = RL_META_BOOL;
-    e->v.b = v != 0;
-    return 0;
-}
+#define ADD_SCALAR(fn, ctype, type, field, expr)                          \
+    int fn(rl_meta_list *l, const char *key, ctype v) {                   \
+        rl_meta *e = add_typed(l, key, type);                             \
+        if (!e) return -1;                                                \
+        e->v.field = expr;                                                \
+        return 0;                                                         \
+    }
+ADD_SCALAR(rl_meta_add_u32, uint32_t, RL_META_U32, u, v)
+ADD_SCALAR(rl_meta_add_u64, uint64_t, RL_META_U64, u, v)
+ADD_SCALAR(rl_meta_add_i32, int32_t, RL_META_I32, i, v)
+ADD_SCALAR(rl_meta_add_i64, int64_t, RL_META_I64, i, v)
+ADD_SCALAR(rl_meta_add_f32, float, RL_META_F32, f, v)
+ADD_SCALAR(rl_meta_add_f64, double, RL_META_F64, f, v)
+ADD_SCALAR(rl_meta_add_bool, int, RL_META_BOOL, b, v != 0)
 
 /* Sets a STRING entry's value to a copy of s[0..n). */
 int fmt_meta_set_str(rl_meta *e, const char *s, size_t n) {

@@ -16,17 +16,6 @@ static int json_uint(const cJSON *j, uint64_t *out) {
     return 0;
 }
 
-typedef struct {
-    uint64_t begin, end;
-    int idx;
-} span;
-
-static int cmp_span(const void *a, const void *b) {
-    const span *x = a, *y = b;
-    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
-    if (x->end != y->end) return x->end < y->end ? -1 : 1;
-    return 0;
-}
 
 /* Parses one tensor entry of the header. */
 static int parse_entry(rl_tensors *ts, const cJSON *e, const char *name, uint64_t data_len, uint64_t data_start) {
@@ -96,7 +85,7 @@ int rl_safetensors_parse(rl_tensors *ts, const uint8_t *buf, size_t len, const c
     if (fmt_tensors_init(ts, RL_FMT_SAFETENSORS, name, NULL) != 0) return -1;
     int rc = -1;
     cJSON *root = NULL;
-    span *sp = NULL;
+    fmt_span *sp = NULL;
     if (len < 8) {
         rl_fail("%s: file is %zu bytes, shorter than the 8-byte safetensors header length", name, len);
         goto out;
@@ -151,8 +140,8 @@ int rl_safetensors_parse(rl_tensors *ts, const uint8_t *buf, size_t len, const c
      * (the safetensors specification; it also rules out polyglot files). */
     sp = rl_malloc((size_t)ts->n * sizeof *sp, "tensor spans");
     if (!sp) goto out;
-    for (int i = 0; i < ts->n; i++) sp[i] = (span){ts->t[i].offset - data_start, ts->t[i].offset - data_start + ts->t[i].nbytes, i};
-    qsort(sp, (size_t)ts->n, sizeof *sp, cmp_span);
+    for (int i = 0; i < ts->n; i++) sp[i] = (fmt_span){ts->t[i].offset - data_start, ts->t[i].offset - data_start + ts->t[i].nbytes, i};
+    fmt_sort_spans(sp, ts->n);
     uint64_t pos = 0;
     int prev = -1;
     for (int i = 0; i < ts->n; i++) {
@@ -192,18 +181,4 @@ out:
     cJSON_Delete(root);
     if (rc != 0) rl_tensors_free(ts);
     return rc;
-}
-
-int rl_safetensors_open(rl_tensors *ts, const char *path) {
-    rl_map m;
-    if (rl_map_file(path, &m) != 0) {
-        memset(ts, 0, sizeof *ts);
-        return -1;
-    }
-    if (rl_safetensors_parse(ts, m.data, m.len, path) != 0) {
-        rl_unmap(&m);
-        return -1;
-    }
-    ts->files[0].map = m;
-    return 0;
 }

@@ -155,6 +155,14 @@ const char *rl_shape_str(const rl_tensor *t, char *buf, size_t n) {
     return buf;
 }
 
+static int cmp_span(const void *a, const void *b) {
+    const fmt_span *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+void fmt_sort_spans(fmt_span *sp, int n) { qsort(sp, (size_t)n, sizeof *sp, cmp_span); }
+
 static _Thread_local const char *const *dup_names;
 static int cmp_dup(const void *x, const void *y) {
     int i = *(const int *)x, j = *(const int *)y, c = strcmp(dup_names[i], dup_names[j]);

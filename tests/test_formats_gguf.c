@@ -395,3 +395,41 @@ Test(formats_gguf, hostile_files) {
     rl_tensors_free(&ts);
     free(b.p);
 }
+
+/* A GGUF whose header was written by an independent implementation (Hugging Face's
+ * @huggingface/gguf 0.4.6, buildGgufHeader, run once by hand on a file of ours to add u8/i8/u16/
+ * i16/u64 scalars and f32/u16/bool/string arrays): our reader gets every value and the tensors. */
+Test(formats_gguf, reads_header_written_by_huggingface_gguf_js) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tests/data/hfjs_written.gguf", rt_root());
+    rl_tensors ts;
+    cr_assert_eq(rl_tensors_open(&ts, path), 0, "%s", rl_error());
+    int64_t iv;
+    double dv;
+    cr_assert(rl_tensors_meta_i64(&ts, "x.u8", &iv) == 0 && iv == 250);
+    cr_assert(rl_tensors_meta_i64(&ts, "x.i8", &iv) == 0 && iv == -7);
+    cr_assert(rl_tensors_meta_i64(&ts, "x.u16", &iv) == 0 && iv == 65535);
+    cr_assert(rl_tensors_meta_i64(&ts, "x.i16", &iv) == 0 && iv == -32768);
+    cr_assert(rl_tensors_meta_i64(&ts, "x.u64", &iv) == 0 && iv == 12345678901234LL);
+    const rl_meta *m = rl_meta_find(&ts.meta, "x.f32arr");
+    cr_assert(m && m->elem == RL_META_F32 && m->count == 2);
+    cr_assert(rl_meta_arr_f64(m, 1, &dv) == 0 && dv == -2.25);
+    m = rl_meta_find(&ts.meta, "x.u16arr");
+    cr_assert(m && rl_meta_arr_i64(m, 2, &iv) == 0 && iv == 65535);
+    m = rl_meta_find(&ts.meta, "x.boolarr");
+    cr_assert(m && rl_meta_arr_i64(m, 0, &iv) == 0 && iv == 1 && rl_meta_arr_i64(m, 1, &iv) == 0 && iv == 0);
+    m = rl_meta_find(&ts.meta, "x.strarr");
+    const char *s;
+    size_t n;
+    cr_assert(m && rl_meta_arr_str(m, 0, &s, &n) == 0 && n == 2 && memcmp(s, "\xc3\xa9", 2) == 0);
+    cr_assert(rl_meta_arr_str(m, 1, &s, &n) == 0 && n == 0);
+    /* tensor values: the seed generator's x[i] = (i % 17) * 0.25 - 2 (exact in every dtype here) */
+    const rl_tensor *t = rl_tensors_get(&ts, "token_embd.weight");
+    cr_assert(t && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 4);
+    float v[8];
+    cr_assert_eq(rl_tensor_to_f32(t, v), 0);
+    for (int i = 0; i < 8; i++) cr_assert_eq(v[i], (float)(i % 17) * 0.25f - 2.0f);
+    cr_assert_eq(rl_tensor_to_f32(rl_tensors_get(&ts, "output_norm.weight"), v), 0);
+    for (int i = 0; i < 3; i++) cr_assert_eq(v[i], (float)(i % 17) * 0.25f - 2.0f);
+    rl_tensors_free(&ts);
+}

@@ -140,3 +140,21 @@ Test(formats_llama2c, variants_and_bad_sizes) {
     cr_assert_eq(rl_llama2c_parse(&ts, tiny, 10, "bad.bin"), -1);
     cr_assert(strstr(rl_error(), "shorter than the 28-byte llama2.c header") != NULL, "%s", rl_error());
 }
+
+/* `ropelab inspect` on the real llama2.c checkpoint: format, header metadata, every tensor in JSON. */
+Test(formats_llama2c, inspect_stories260k) {
+    RT_REQUIRE_MODELS();
+    char args[4400], *out;
+    snprintf(args, sizeof args, "inspect '%s/stories260K.bin'", rt_models_dir());
+    cr_assert_eq(rt_run_tool(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "format llama2c") && strstr(out, "llama2c.n_kv_heads (i32) = 4"), "%s", out);
+    cr_assert(strstr(out, "llama2c.w2") && strstr(out, "[5, 64, 172]"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "inspect --json '%s/stories260K.bin'", rt_models_dir());
+    cr_assert_eq(rt_run_tool(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "\"format\":\t\"llama2c\"") != NULL, "%s", out);
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, "\"nbytes\"")) != NULL; p++) n++;
+    cr_assert_eq(n, 13, "13 tensors listed");
+    free(out);
+}

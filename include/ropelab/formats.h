@@ -204,8 +204,8 @@ typedef struct {
     size_t n_slots;
 } rl_tensors;
 
-/* Opens a checkpoint, detecting its format: a folder (model.safetensors.index.json, else
- * model.safetensors), a *.index.json file, a GGUF file (magic "GGUF"), a safetensors file
+/* Opens a checkpoint, detecting its format: a folder (model.safetensors, else
+ * model.safetensors.index.json, the order transformers uses), a *.index.json file, a GGUF file (magic "GGUF"), a safetensors file
  * (8-byte header length + '{'), else a llama2.c legacy checkpoint. */
 int rl_tensors_open(rl_tensors *ts, const char *path);
 int rl_safetensors_open(rl_tensors *ts, const char *path);     /* one .safetensors file */

@@ -69,6 +69,7 @@ static void print_text(const rl_tensors *ts, const char *path, int full) {
             int64_t iv;
             double dv;
             if (m->elem == RL_META_STRING && rl_meta_arr_str(m, k, &s, &n) == 0) print_str(s, n);
+            else if (m->elem == RL_META_BOOL && rl_meta_arr_i64(m, k, &iv) == 0) printf("%s", iv ? "true" : "false");
             else if ((m->elem == RL_META_F32 || m->elem == RL_META_F64) && rl_meta_arr_f64(m, k, &dv) == 0) printf("%.9g", dv);
             else if (m->elem == RL_META_U64 && rl_meta_arr_f64(m, k, &dv) == 0 && rl_meta_arr_i64(m, k, &iv) != 0) printf("%.0f", dv);
             else if (rl_meta_arr_i64(m, k, &iv) == 0) printf("%lld", (long long)iv);

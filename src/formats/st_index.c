@@ -198,9 +198,10 @@ out:
 int rl_safetensors_open_dir(rl_tensors *ts, const char *dir) {
     char p[4200];
     memset(ts, 0, sizeof *ts);
-    if (rl_path(p, sizeof p, "%s/model.safetensors.index.json", dir) != 0) return -1;
-    if (rl_file_exists(p)) return rl_safetensors_open_index(ts, p);
+    /* transformers' order: a single model.safetensors wins over an index */
     if (rl_path(p, sizeof p, "%s/model.safetensors", dir) != 0) return -1;
     if (rl_file_exists(p)) return rl_safetensors_open(ts, p);
-    return rl_fail("%s: no model.safetensors.index.json or model.safetensors in this folder", dir);
+    if (rl_path(p, sizeof p, "%s/model.safetensors.index.json", dir) != 0) return -1;
+    if (rl_file_exists(p)) return rl_safetensors_open_index(ts, p);
+    return rl_fail("%s: no model.safetensors or model.safetensors.index.json in this folder", dir);
 }

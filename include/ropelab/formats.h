@@ -205,8 +205,9 @@ typedef struct {
 } rl_tensors;
 
 /* Opens a checkpoint, detecting its format: a folder (model.safetensors, else
- * model.safetensors.index.json, the order transformers uses), a *.index.json file, a GGUF file (magic "GGUF"), a safetensors file
- * (8-byte header length + '{'), else a llama2.c legacy checkpoint. */
+ * model.safetensors.index.json: the order transformers uses), a *.index.json file, a GGUF file
+ * (magic "GGUF"), a safetensors file (8-byte header length + '{'), else a llama2.c legacy
+ * checkpoint. */
 int rl_tensors_open(rl_tensors *ts, const char *path);
 int rl_safetensors_open(rl_tensors *ts, const char *path);     /* one .safetensors file */
 int rl_safetensors_open_dir(rl_tensors *ts, const char *dir);  /* HF folder, sharded or not */

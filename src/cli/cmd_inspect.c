@@ -70,8 +70,13 @@ static void print_text(const rl_tensors *ts, const char *path, int full) {
             double dv;
             if (m->elem == RL_META_STRING && rl_meta_arr_str(m, k, &s, &n) == 0) print_str(s, n);
             else if (m->elem == RL_META_BOOL && rl_meta_arr_i64(m, k, &iv) == 0) printf("%s", iv ? "true" : "false");
-            else if ((m->elem == RL_META_F32 || m->elem == RL_META_F64) && rl_meta_arr_f64(m, k, &dv) == 0) printf("%.9g", dv);
-            else if (m->elem == RL_META_U64 && rl_meta_arr_f64(m, k, &dv) == 0 && rl_meta_arr_i64(m, k, &iv) != 0) printf("%.0f", dv);
+            else if ((m->elem == RL_META_F32 || m->elem == RL_META_F64) && rl_meta_arr_f64(m, k, &dv) == 0)
+                printf("%.9g", dv);
+            else if (m->elem == RL_META_U64) { /* may exceed int64: print the stored value as is */
+                uint64_t u;
+                memcpy(&u, m->arr + 8 * k, 8);
+                printf("%llu", (unsigned long long)u);
+            }
             else if (rl_meta_arr_i64(m, k, &iv) == 0) printf("%lld", (long long)iv);
         }
         printf("%s]\n", shown < m->count ? ", ..." : "");
@@ -94,8 +99,14 @@ static cJSON *meta_json(const rl_meta *m, int full) {
     cJSON_AddStringToObject(o, "key", m->key);
     cJSON_AddStringToObject(o, "type", rl_meta_type_name(m->type));
     switch (m->type) {
-    case RL_META_U8: case RL_META_U16: case RL_META_U32: case RL_META_U64: cJSON_AddNumberToObject(o, "value", (double)m->v.u); break;
-    case RL_META_I8: case RL_META_I16: case RL_META_I32: case RL_META_I64: cJSON_AddNumberToObject(o, "value", (double)m->v.i); break;
+    case RL_META_U8:
+    case RL_META_U16:
+    case RL_META_U32:
+    case RL_META_U64: cJSON_AddNumberToObject(o, "value", (double)m->v.u); break;
+    case RL_META_I8:
+    case RL_META_I16:
+    case RL_META_I32:
+    case RL_META_I64: cJSON_AddNumberToObject(o, "value", (double)m->v.i); break;
     case RL_META_F32: case RL_META_F64: cJSON_AddNumberToObject(o, "value", m->v.f); break;
     case RL_META_BOOL: cJSON_AddBoolToObject(o, "value", m->v.b); break;
     case RL_META_STRING: cJSON_AddStringToObject(o, "value", m->str); break;

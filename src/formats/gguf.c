@@ -62,7 +62,8 @@ static int rd_scalar(cursor *c, rl_meta *e, rl_meta_type t) {
     case RL_META_I64: memcpy(&e->v.i, b, 8); break;
     case RL_META_F64: memcpy(&e->v.f, b, 8); break;
     case RL_META_BOOL:
-        if (b[0] > 1) return rl_fail("%s: metadata %s at offset %zu: bool value %u is not 0 or 1", c->name, e->key, at, b[0]);
+        if (b[0] > 1)
+            return rl_fail("%s: metadata %s at offset %zu: bool value %u is not 0 or 1", c->name, e->key, at, b[0]);
         e->v.b = b[0];
         break;
     default: return rl_fail("%s: metadata %s: internal error (type %d)", c->name, e->key, (int)t);
@@ -110,7 +111,8 @@ static int rd_kv(cursor *c, rl_tensors *ts, uint64_t k, uint64_t *key_at) {
     uint64_t count;
     size_t aat = c->pos;
     if (rd_u32(c, &et, mk) != 0 || rd_u64(c, &count, mk) != 0) return -1;
-    if (!valid_type(et)) return rl_fail("%s: metadata %s at offset %zu: unknown array element type %u", c->name, e->key, aat, et);
+    if (!valid_type(et))
+        return rl_fail("%s: metadata %s at offset %zu: unknown array element type %u", c->name, e->key, aat, et);
     if (et == RL_META_ARRAY)
         return rl_fail("%s: metadata %s at offset %zu: arrays of arrays are not supported", c->name, e->key, aat);
     e->elem = (rl_meta_type)et;

@@ -60,7 +60,8 @@ int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_me
     for (int i = 0; i < nm; i++) {
         const rl_meta *m = &meta->m[i];
         if (!m->key || !m->key[0]) return rl_fail("%s: metadata entry %d has an empty key", path, i);
-        if ((unsigned)m->type > RL_META_F64) return rl_fail("%s: metadata %s has unknown type %d", path, m->key, (int)m->type);
+        if ((unsigned)m->type > RL_META_F64)
+            return rl_fail("%s: metadata %s has unknown type %d", path, m->key, (int)m->type);
         if (m->type == RL_META_ARRAY && ((unsigned)m->elem > RL_META_F64 || m->elem == RL_META_ARRAY))
             return rl_fail("%s: metadata %s: unsupported array element type", path, m->key);
         if (strcmp(m->key, "general.alignment") == 0) {

@@ -33,7 +33,8 @@ static int parse_entry(rl_tensors *ts, const cJSON *e, const char *name, uint64_
         return rl_fail("%s: tensor '%s': unknown dtype '%s'", name, tn, jd->valuestring);
     if (!cJSON_IsArray(js)) return rl_fail("%s: tensor '%s': field shape is not an array", name, tn);
     int ndim = cJSON_GetArraySize(js);
-    if (ndim > RL_MAX_DIMS) return rl_fail("%s: tensor '%s': %d dimensions (at most %d supported)", name, tn, ndim, RL_MAX_DIMS);
+    if (ndim > RL_MAX_DIMS)
+        return rl_fail("%s: tensor '%s': %d dimensions (at most %d supported)", name, tn, ndim, RL_MAX_DIMS);
     if (!cJSON_IsArray(jo) || cJSON_GetArraySize(jo) != 2)
         return rl_fail("%s: tensor '%s': field data_offsets is not an array of two integers", name, tn);
     uint64_t b, en;
@@ -140,7 +141,8 @@ int rl_safetensors_parse(rl_tensors *ts, const uint8_t *buf, size_t len, const c
      * (the safetensors specification; it also rules out polyglot files). */
     sp = rl_malloc((size_t)ts->n * sizeof *sp, "tensor spans");
     if (!sp) goto out;
-    for (int i = 0; i < ts->n; i++) sp[i] = (fmt_span){ts->t[i].offset - data_start, ts->t[i].offset - data_start + ts->t[i].nbytes, i};
+    for (int i = 0; i < ts->n; i++)
+        sp[i] = (fmt_span){ts->t[i].offset - data_start, ts->t[i].offset - data_start + ts->t[i].nbytes, i};
     fmt_sort_spans(sp, ts->n);
     uint64_t pos = 0;
     int prev = -1;

@@ -195,12 +195,15 @@ int rl_safetensors_write_dir(const char *dir, const rl_write_tensor *t, int n, c
     /* the index, weight_map sorted by tensor name as transformers writes it */
     root = cJSON_CreateObject();
     cJSON *md = root ? cJSON_AddObjectToObject(root, "metadata") : NULL;
-    cJSON *wm = md && cJSON_AddNumberToObject(md, "total_size", (double)total) ? cJSON_AddObjectToObject(root, "weight_map") : NULL;
+    cJSON *wm = md && cJSON_AddNumberToObject(md, "total_size", (double)total)
+                    ? cJSON_AddObjectToObject(root, "weight_map")
+                    : NULL;
     if (!wm) {
         rl_fail("out of memory (index JSON)");
         goto out;
     }
-    int *by_name = rl_malloc((size_t)n * sizeof *by_name, "index order"), *shard_of = rl_malloc((size_t)n * sizeof *shard_of, "index");
+    int *by_name = rl_malloc((size_t)n * sizeof *by_name, "index order"),
+        *shard_of = rl_malloc((size_t)n * sizeof *shard_of, "index");
     if (!by_name || !shard_of) {
         free(by_name);
         free(shard_of);
@@ -212,7 +215,8 @@ int rl_safetensors_write_dir(const char *dir, const rl_write_tensor *t, int n, c
     sort_t = t;
     qsort(by_name, (size_t)n, sizeof *by_name, cmp_name);
     int ok = 1;
-    for (int i = 0; i < n && ok; i++) ok = cJSON_AddStringToObject(wm, t[by_name[i]].name, shard_names[shard_of[by_name[i]]]) != NULL;
+    for (int i = 0; i < n && ok; i++)
+        ok = cJSON_AddStringToObject(wm, t[by_name[i]].name, shard_names[shard_of[by_name[i]]]) != NULL;
     free(by_name);
     free(shard_of);
     json = ok ? cJSON_Print(root) : NULL;

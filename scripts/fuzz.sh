@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds every libFuzzer target in fuzz/ (clang -fsanitize=fuzzer,address,undefined against the
-# library sources), writes a seed corpus of small valid files, and runs each target for
+# library sources): the four parsers, and two round trips (parse -> write to memory -> parse must
+# give the same metadata and bytes). Writes a seed corpus of small valid files, and runs each target for
 # FUZZ_SECONDS (default 25). Exits non-zero on the first crash, leak, hang or sanitizer report;
 # the reproducer is left in build/fuzz/artifacts/ (re-run it with: build/fuzz/fuzz_X FILE).
 #   FUZZ_SECONDS=300 sh scripts/fuzz.sh           longer runs
@@ -8,7 +9,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 secs="${FUZZ_SECONDS:-25}"
-targets="${FUZZ_TARGETS:-safetensors gguf llama2c st_index}"
+targets="${FUZZ_TARGETS:-safetensors gguf llama2c st_index gguf_roundtrip safetensors_roundtrip}"
 out=build/fuzz
 mkdir -p "$out/artifacts"
 CLANG="${FUZZ_CC:-clang}"
@@ -27,9 +28,10 @@ for t in $targets; do
     "fuzz/fuzz_$t.c" $LIB -lcjson -lm -o "$out/fuzz_$t"
   corpus="$out/corpus/$t"
   mkdir -p "$corpus"
-  cp "$out/seeds/$t"/* "$corpus"/ 2>/dev/null || true
+  base=${t%_roundtrip} # the round-trip targets share their format's seeds and dictionary
+  cp "$out/seeds/$base"/* "$corpus"/ 2>/dev/null || true
   dict=""
-  [ -f "fuzz/$t.dict" ] && dict="-dict=fuzz/$t.dict"
+  [ -f "fuzz/$base.dict" ] && dict="-dict=fuzz/$base.dict"
   echo "fuzz: $t for ${secs}s (corpus $corpus)"
   # shellcheck disable=SC2086
   if ! "$out/fuzz_$t" "$corpus" $dict -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \

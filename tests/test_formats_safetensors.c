@@ -250,6 +250,12 @@ Test(formats_safetensors, hostile_headers) {
     expect_st_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", 0, 4,
                    "tensor 'w': shape overflows");
     expect_st_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}} x", 0, 4, "unexpected byte 0x78");
+    /* names a C string cannot hold exactly (found by the round-trip fuzzer) */
+    expect_st_fail("{\"a\\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0, 4,
+                   "JSON string with a \\u0000 (NUL) escape at file offset 11");
+    expect_st_fail("{\"a\x01\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0, 4,
+                   "raw control byte 0x01 inside a JSON string at file offset 11");
+    expect_st_fail("{\"\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0, 4, "a tensor has an empty name");
     /* and the valid one loads */
     tbuf b = st_image(ok, 0, 16);
     cr_assert_eq(rl_safetensors_parse(&ts, b.p, b.n, "ok.safetensors"), 0, "%s", rl_error());
@@ -276,6 +282,8 @@ Test(formats_safetensors, hostile_index) {
         {"{\"weight_map\":{\"a\":1}}", "weight_map entry 'a' is not a string"},
         {"{\"weight_map\":{\"a\":\"s1.safetensors\",\"a\":\"s1.safetensors\"}}", "lists tensor 'a' twice"},
         {"{\"weight_map\":{}}", "weight_map is empty"},
+        {"{\"weight_map\":{\"a\\u0000\":\"s1.safetensors\"}}", "\\u0000 (NUL) escape at file offset 17"},
+        {"{\"weight_map\":{\"\":\"s1.safetensors\"}}", "an entry with an empty tensor name"},
     };
     char ip[4300];
     snprintf(ip, sizeof ip, "%s/model.safetensors.index.json", dir);

@@ -53,7 +53,7 @@ static int ggml_type_of(rl_dtype dt) {
     }
 }
 
-int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_meta_list *meta) {
+int fmt_gguf_write_fp(FILE *fp, const char *path, const rl_write_tensor *t, int n, const rl_meta_list *meta) {
     uint64_t alignment = 32;
     const char **names = NULL;
     int nm = meta ? meta->n : 0;
@@ -64,6 +64,10 @@ int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_me
             return rl_fail("%s: metadata %s has unknown type %d", path, m->key, (int)m->type);
         if (m->type == RL_META_ARRAY && ((unsigned)m->elem > RL_META_F64 || m->elem == RL_META_ARRAY))
             return rl_fail("%s: metadata %s: unsupported array element type", path, m->key);
+        if (m->type == RL_META_ARRAY && m->elem == RL_META_BOOL)
+            for (uint64_t k = 0; k < m->count; k++)
+                if (m->arr[k] > 1) return rl_fail("%s: metadata %s: bool element %llu is %u, not 0 or 1", path, m->key,
+                                                  (unsigned long long)k, m->arr[k]);
         if (strcmp(m->key, "general.alignment") == 0) {
             if (m->type != RL_META_U32 || m->v.u == 0 || (m->v.u & (m->v.u - 1)) || m->v.u > 65536)
                 return rl_fail("%s: metadata general.alignment must be a u32 power of two up to 65536", path);
@@ -109,9 +113,6 @@ int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_me
     }
     free(names);
 
-    rl_afile f;
-    if (rl_afile_open(&f, path) != 0) return -1;
-    FILE *fp = f.fp;
     int err = put(fp, "GGUF", 4) || put_u32(fp, 3) || put_u64(fp, (uint64_t)n) || put_u64(fp, (uint64_t)nm);
     for (int i = 0; i < nm && !err; i++) {
         const rl_meta *m = &meta->m[i];
@@ -138,22 +139,23 @@ int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_me
     long pos = err ? 0 : ftell(fp);
     if (pos < 0) err = 1;
     err = err || put_zeros(fp, (alignment - (uint64_t)pos % alignment) % alignment);
-    if (err) {
-        rl_afile_abort(&f);
-        return rl_fail("%s: write failed", path);
-    }
+    if (err) return rl_fail("%s: write failed", path);
     for (int i = 0; i < n; i++) {
         int64_t numel;
         uint64_t nbytes;
         fmt_write_check(&t[i], &numel, &nbytes);
-        if (fmt_write_data(fp, &t[i], numel, nbytes, path) != 0) {
-            rl_afile_abort(&f);
-            return -1;
-        }
-        if (put_zeros(fp, (alignment - nbytes % alignment) % alignment)) {
-            rl_afile_abort(&f);
-            return rl_fail("%s: write failed", path);
-        }
+        if (fmt_write_data(fp, &t[i], numel, nbytes, path) != 0) return -1;
+        if (put_zeros(fp, (alignment - nbytes % alignment) % alignment)) return rl_fail("%s: write failed", path);
+    }
+    return 0;
+}
+
+int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_meta_list *meta) {
+    rl_afile f;
+    if (rl_afile_open(&f, path) != 0) return -1;
+    if (fmt_gguf_write_fp(f.fp, path, t, n, meta) != 0) {
+        rl_afile_abort(&f);
+        return -1;
     }
     return rl_afile_commit(&f);
 }

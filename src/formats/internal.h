@@ -31,6 +31,10 @@ typedef struct {
 void fmt_sort_spans(fmt_span *sp, int n);
 /* Finds two equal strings among names[0..n): returns 1 and their indices (*a < *b), else 0. */
 int fmt_find_duplicate(const char *const *names, int n, int *a, int *b);
+/* JSON text checks cJSON does not make: no raw control bytes inside strings (JSON forbids them)
+ * and no \u0000 escape (it would silently cut a C string short, e.g. a tensor name). `base` is
+ * the file offset of json[0], for the message. */
+int fmt_json_check_strings(const char *json, size_t n, const char *name, size_t base);
 /* Sets numel (checking overflow against INT64_MAX) from ndim/shape; -1 on overflow. */
 int fmt_numel(const int64_t *shape, int ndim, int64_t *numel);
 /* Bytes of numel elements of dtype (ggml_type for RL_DT_GGML/Q8_0 blocks); -1 if not a whole
@@ -43,5 +47,10 @@ int fmt_nbytes(rl_dtype dt, int ggml_type, int64_t numel, uint64_t *nbytes);
 int fmt_write_check(const rl_write_tensor *t, int64_t *numel, uint64_t *nbytes);
 /* Writes tensor data to fp in its dtype, converting from float when t->data is given. */
 int fmt_write_data(FILE *fp, const rl_write_tensor *t, int64_t numel, uint64_t nbytes, const char *path);
+
+/* The writers' bodies on an open stream (no atomic file; the fuzzers write to memory).
+ * `path` only names the output in messages. */
+int fmt_gguf_write_fp(FILE *fp, const char *path, const rl_write_tensor *t, int n, const rl_meta_list *meta);
+int fmt_safetensors_write_fp(FILE *fp, const char *path, const rl_write_tensor *t, int n, const rl_meta_list *meta);
 
 #endif

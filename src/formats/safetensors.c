@@ -19,6 +19,7 @@ static int json_uint(const cJSON *j, uint64_t *out) {
 
 /* Parses one tensor entry of the header. */
 static int parse_entry(rl_tensors *ts, const cJSON *e, const char *name, uint64_t data_len, uint64_t data_start) {
+    if (!e->string[0]) return rl_fail("%s: a tensor has an empty name", name);
     if (!cJSON_IsObject(e)) return rl_fail("%s: tensor '%s': header entry is not a JSON object", name, e->string);
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "shape");
@@ -107,6 +108,7 @@ int rl_safetensors_parse(rl_tensors *ts, const uint8_t *buf, size_t len, const c
         rl_fail("%s: header at offset 8 does not start with '{'", name);
         goto out;
     }
+    if (fmt_json_check_strings(h, (size_t)hl, name, 8) != 0) goto out;
     const char *end = NULL;
     root = cJSON_ParseWithLengthOpts(h, (size_t)hl, &end, 0);
     if (!root) {

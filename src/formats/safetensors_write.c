@@ -63,7 +63,9 @@ static int check_all(const char *path, const rl_write_tensor *t, int n, const rl
 /* cJSON prints integers exactly below 1e15 (it uses %1.15g); that is 1 PB of tensor data. */
 #define JSON_INT_MAX 999999999999999.0
 
-static int write_ordered(const char *path, const rl_write_tensor *t, const int *order, int n, const rl_meta_list *meta) {
+/* Writes the file to fp (messages name `path`). */
+static int write_ordered_fp(FILE *fp, const char *path, const rl_write_tensor *t, const int *order, int n,
+                            const rl_meta_list *meta) {
     cJSON *root = cJSON_CreateObject();
     char *json = NULL;
     int rc = -1;
@@ -106,12 +108,9 @@ static int write_ordered(const char *path, const rl_write_tensor *t, const int *
     if (!json) goto oom;
     size_t jl = strlen(json);
     uint64_t hl = (jl + 7) / 8 * 8; /* padded with spaces to a multiple of 8, as the safetensors library does */
-    rl_afile f;
-    if (rl_afile_open(&f, path) != 0) goto out;
-    int ok = fwrite(&hl, 8, 1, f.fp) == 1 && fwrite(json, 1, jl, f.fp) == jl;
-    for (uint64_t i = jl; ok && i < hl; i++) ok = fputc(' ', f.fp) != EOF;
+    int ok = fwrite(&hl, 8, 1, fp) == 1 && fwrite(json, 1, jl, fp) == jl;
+    for (uint64_t i = jl; ok && i < hl; i++) ok = fputc(' ', fp) != EOF;
     if (!ok) {
-        rl_afile_abort(&f);
         rl_fail("%s: write failed", path);
         goto out;
     }
@@ -120,18 +119,33 @@ static int write_ordered(const char *path, const rl_write_tensor *t, const int *
         int64_t numel;
         uint64_t nbytes;
         fmt_write_check(w, &numel, &nbytes);
-        if (fmt_write_data(f.fp, w, numel, nbytes, path) != 0) {
-            rl_afile_abort(&f);
-            goto out;
-        }
+        if (fmt_write_data(fp, w, numel, nbytes, path) != 0) goto out;
     }
-    rc = rl_afile_commit(&f);
+    rc = 0;
     goto out;
 oom:
     rl_fail("out of memory (JSON header of %s)", path);
 out:
     free(json);
     cJSON_Delete(root);
+    return rc;
+}
+
+static int write_ordered(const char *path, const rl_write_tensor *t, const int *order, int n, const rl_meta_list *meta) {
+    rl_afile f;
+    if (rl_afile_open(&f, path) != 0) return -1;
+    if (write_ordered_fp(f.fp, path, t, order, n, meta) != 0) {
+        rl_afile_abort(&f);
+        return -1;
+    }
+    return rl_afile_commit(&f);
+}
+
+int fmt_safetensors_write_fp(FILE *fp, const char *path, const rl_write_tensor *t, int n, const rl_meta_list *meta) {
+    int *order;
+    if (check_all(path, t, n, meta, &order) != 0) return -1;
+    int rc = write_ordered_fp(fp, path, t, order, n, meta);
+    free(order);
     return rc;
 }
 

@@ -28,6 +28,7 @@ static int cmp_by_name(const void *a, const void *b) {
 int rl_st_index_parse(rl_st_index *ix, const char *json, size_t len, const char *name) {
     memset(ix, 0, sizeof *ix);
     ix->total_size = -1;
+    if (fmt_json_check_strings(json, len, name, 0) != 0) return -1;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
@@ -66,6 +67,10 @@ int rl_st_index_parse(rl_st_index *ix, const char *json, size_t len, const char 
     for (const cJSON *e = wm->child; e; e = e->next) {
         if (!cJSON_IsString(e)) {
             rl_fail("%s: weight_map entry '%s' is not a string", name, e->string);
+            goto out2;
+        }
+        if (!e->string[0]) {
+            rl_fail("%s: weight_map has an entry with an empty tensor name", name);
             goto out2;
         }
         if (!safe_file_name(e->valuestring)) {

@@ -192,6 +192,27 @@ int fmt_find_duplicate(const char *const *names, int n, int *a, int *b) {
     return found;
 }
 
+int fmt_json_check_strings(const char *json, size_t n, const char *name, size_t base) {
+    int in = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)json[i];
+        if (!in) {
+            in = c == '"';
+            continue;
+        }
+        if (c == '\\') {
+            if (i + 5 < n && json[i + 1] == 'u' && memcmp(json + i + 2, "0000", 4) == 0)
+                return rl_fail("%s: JSON string with a \\u0000 (NUL) escape at file offset %zu", name, base + i);
+            i++; /* skip the escaped character */
+        } else if (c == '"') {
+            in = 0;
+        } else if (c < 0x20) {
+            return rl_fail("%s: raw control byte 0x%02x inside a JSON string at file offset %zu", name, c, base + i);
+        }
+    }
+    return 0;
+}
+
 int fmt_numel(const int64_t *shape, int ndim, int64_t *numel) {
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) {

@@ -256,8 +256,14 @@ Test(formats_safetensors, hostile_headers) {
     expect_st_fail("{\"a\x01\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0, 4,
                    "raw control byte 0x01 inside a JSON string at file offset 11");
     expect_st_fail("{\"\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0, 4, "a tensor has an empty name");
+    /* a file without tensors is valid (found by the round-trip fuzzer: an empty list was memcpy'd from NULL) */
+    tbuf b = st_image("{}", 0, 0);
+    cr_assert_eq(rl_safetensors_parse(&ts, b.p, b.n, "empty.safetensors"), 0, "%s", rl_error());
+    cr_assert_eq(ts.n, 0);
+    rl_tensors_free(&ts);
+    free(b.p);
     /* and the valid one loads */
-    tbuf b = st_image(ok, 0, 16);
+    b = st_image(ok, 0, 16);
     cr_assert_eq(rl_safetensors_parse(&ts, b.p, b.n, "ok.safetensors"), 0, "%s", rl_error());
     rl_tensors_free(&ts);
     free(b.p);

@@ -174,7 +174,7 @@ int rl_safetensors_parse(rl_tensors *ts, const uint8_t *buf, size_t len, const c
         rl_tensor *sorted = rl_malloc((size_t)ts->n * sizeof *sorted, "tensor list");
         if (!sorted) goto out;
         for (int i = 0; i < ts->n; i++) sorted[i] = ts->t[sp[i].idx];
-        memcpy(ts->t, sorted, (size_t)ts->n * sizeof *sorted);
+        if (ts->n > 0) memcpy(ts->t, sorted, (size_t)ts->n * sizeof *sorted); /* ts->t is NULL when empty */
         free(sorted);
         for (int i = 0; i < ts->n; i++) ts->t[i].data = buf + ts->t[i].offset;
         if (fmt_tensors_index(ts) != 0) goto out;

@@ -355,7 +355,8 @@ int rl_tensor_to_f32_range(const rl_tensor *t, int64_t first, int64_t count, flo
     if (first < 0 || count < 0 || first > t->numel || count > t->numel - first)
         return rl_fail("tensor '%s': element range [%lld, %lld) outside its %lld elements", t->name, (long long)first,
                        (long long)(first + count), (long long)t->numel);
-    if (count && !t->data) return rl_fail("tensor '%s' has no data", t->name);
+    if (count == 0) return 0;
+    if (!t->data) return rl_fail("tensor '%s' has no data", t->name);
     if (t->dtype == RL_DT_GGML || count < (1 << 18)) return convert_serial(t, first, count, out);
     /* large conversions: chunks over the OpenMP threads (memory-bound; the chunks are independent) */
     const int64_t chunk = 1 << 16;

@@ -158,3 +158,16 @@ Test(formats_llama2c, inspect_stories260k) {
     cr_assert_eq(n, 13, "13 tensors listed");
     free(out);
 }
+
+/* An unrecognised file falls back to llama2.c; the message says so, so a user knows why. */
+Test(formats_llama2c, unknown_file_says_how_it_was_read) {
+    char *dir = rt_tmpdir(), p[4200];
+    snprintf(p, sizeof p, "%s/notes.txt", dir);
+    const char *text = "just some text, certainly not a checkpoint\n";
+    cr_assert_eq(rl_write_atomic(p, text, strlen(text)), 0);
+    rl_tensors ts;
+    cr_assert_eq(rl_tensors_open(&ts, p), -1);
+    cr_assert(strstr(rl_error(), "notes.txt") && strstr(rl_error(), "read as a llama2.c checkpoint"), "%s", rl_error());
+    rt_rmtree(dir);
+    free(dir);
+}

@@ -39,5 +39,11 @@ int rl_tensors_open(rl_tensors *ts, const char *path) {
     else if (n >= 12 && strcmp(path + n - 12, ".safetensors") == 0) parse = rl_safetensors_parse;
     else if (n >= 5 && strcmp(path + n - 5, ".gguf") == 0) parse = rl_gguf_parse;
     rl_unmap(&m);
-    return fmt_open_mapped(ts, path, parse);
+    if (fmt_open_mapped(ts, path, parse) == 0) return 0;
+    if (parse == rl_llama2c_parse) { /* the fallback: say why we tried it */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", rl_error());
+        return rl_fail("%s (no GGUF magic and no safetensors header, so it was read as a llama2.c checkpoint)", msg);
+    }
+    return -1;
 }

@@ -50,4 +50,29 @@ static inline void check_same_tensors(const rl_tensors *a, const rl_tensors *b) 
     }
 }
 
+/* Writes a (with `write`, to memory), parses the bytes back with `parse`, and aborts unless the
+ * metadata (in order when `ordered`) and every tensor came back identical. Skips collections
+ * holding a dtype the writer does not take. */
+typedef int (*fuzz_writer)(FILE *fp, const char *path, const rl_write_tensor *t, int n, const rl_meta_list *meta);
+static inline void roundtrip(const rl_tensors *a, int gguf, fmt_parser parse, fuzz_writer write) {
+    rl_write_tensor *w = as_writes(a, gguf);
+    if (!w) return;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (write(fp, "out", w, a->n, &a->meta) != 0) abort(); /* a valid file must re-export */
+    fclose(fp);
+    rl_tensors b;
+    if (parse(&b, (const uint8_t *)buf, len, "out") != 0) abort();
+    if (a->meta.n != b.meta.n) abort();
+    for (int i = 0; i < a->meta.n; i++) {
+        const rl_meta *m = gguf ? &b.meta.m[i] : rl_meta_find(&b.meta, a->meta.m[i].key);
+        if (!m || !meta_equal(&a->meta.m[i], m)) abort();
+    }
+    check_same_tensors(a, &b);
+    rl_tensors_free(&b);
+    free(buf);
+    free(w);
+}
+
 #endif

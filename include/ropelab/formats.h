@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ropelab/model.h"
+#include "ropelab/tokenizer.h"
 #include "ropelab/util.h"
 
 #ifdef __cplusplus
@@ -290,6 +292,39 @@ int rl_safetensors_write_dir(const char *dir, const rl_write_tensor *t, int n, c
  * and sets the alignment; default 32), tensor infos in the given order, data aligned.
  * Dtypes F32/F16/BF16/Q8_0 (Q8_0 needs the innermost dim to be a multiple of 32). Atomic. */
 int rl_gguf_write(const char *path, const rl_write_tensor *t, int n, const rl_meta_list *meta);
+
+/* ============================================================================================ */
+/* Section 2: models. Any supported checkpoint into an rl_model (+ its tokenizer), and ropelab's  */
+/* own checkpoints / exports out of one. Architecture mapping lives in src/formats/model_*.c.     */
+/* ============================================================================================ */
+
+typedef struct {
+    rl_model *model;        /* ready for rl_model_infer / rl_model_decode */
+    rl_tokenizer *tok;      /* NULL when the format has none and none was given */
+    char format[32];        /* "hf", "gguf", "llama2c" (ropelab checkpoints are "hf" folders) */
+    char source[4096];      /* the path loaded */
+    void *priv;             /* maps and converted buffers kept alive for the model */
+} rl_loaded;
+
+/* Loads a Hugging Face folder (config.json + safetensors, sharded or not; ropelab's own
+ * checkpoints are such folders), a GGUF file or a llama2.c checkpoint, detected from the path.
+ * tokenizer_path: a tokenizer file overriding the format's own (NULL: the format's own, e.g.
+ * tokenizer.json in the folder, the GGUF vocabulary; llama2.c needs one given or a
+ * tokenizer.bin beside it). F32 weights are used in place from the map; others are converted
+ * once. Every error names the file, the tensor or key, and the offset where it has one. */
+int rl_load_model(const char *path, const char *tokenizer_path, rl_loaded *out);
+void rl_loaded_free(rl_loaded *l);
+
+/* Writes `m` as a Hugging Face folder: DIR/config.json (the architecture's HF config keys; p-RoPE
+ * as rope_scaling {"rope_type": "proportional", ...}) and DIR/model.safetensors with the
+ * parameter table's HF names, in `dtype` (F32, F16 or BF16). The safetensors __metadata__ holds
+ * "ropelab_config" (rl_model_config_to_json) plus the `extra` string entries (may be NULL).
+ * Each file is written atomically; DIR must exist. */
+int rl_hf_save(const char *dir, const rl_model *m, const rl_meta_list *extra, rl_dtype dtype);
+
+/* Writes `m` (+ tokenizer, may be NULL) as a GGUF v3 file llama.cpp can read, permuting q/k rows
+ * where the target layout needs it. dtype: F32, F16 or Q8_0. Atomic. */
+int rl_gguf_export(const char *path, const rl_model *m, const rl_tokenizer *tok, rl_dtype dtype);
 
 #ifdef __cplusplus
 }

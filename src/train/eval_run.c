@@ -1,0 +1,204 @@
+/* `ropelab eval` as a library call: a checkpoint, encoding variants x contexts, JSON and CSV reports. */
+#include "internal.h"
+#include "ropelab/formats.h"
+#include "ropelab/util.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void rl_eval_report_free(rl_eval_report *r) {
+    free(r->rows);
+    memset(r, 0, sizeof *r);
+}
+
+int rl_eval_model(rl_model *m, const rl_shard *val, const char *data_dir, const rl_eval_opts *o, rl_eval_report *r) {
+    memset(r, 0, sizeof *r);
+    const int T = m->cfg.max_seq;
+    if (o->n_contexts <= 0 && (int64_t)T * 16 > 1 << 30)
+        return rl_fail("the default contexts (16 x the training context %d) are too long; give --context", T);
+    int def[5] = {T, 2 * T, 4 * T, 8 * T, 16 * T};
+    const int *ctx = o->n_contexts > 0 ? o->contexts : def;
+    const int nc = o->n_contexts > 0 ? o->n_contexts : 5;
+    const int nv = 1 + o->n_pe;
+    for (int i = 0; i < nc; i++)
+        if (ctx[i] < 1)
+            return rl_fail("context %d must be positive", ctx[i]);
+    snprintf(r->data, sizeof r->data, "%s", data_dir ? data_dir : "");
+    r->train_context = T;
+    r->max_tokens = o->max_tokens;
+    r->rows = rl_calloc((size_t)nv * nc, sizeof *r->rows, "evaluation rows");
+    if (!r->rows) return -1;
+    int old_threads = omp_get_max_threads();
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    int rc = 0;
+    for (int v = 0; rc == 0 && v < nv; v++) {
+        rl_model *mv = v == 0 ? m : rl_model_with_pe(m, o->pe[v - 1]);
+        if (!mv) {
+            rc = -1;
+            break;
+        }
+        char pe[sizeof r->rows[0].pe];
+        rl_model_config_pe_string(&mv->cfg, pe, sizeof pe);
+        for (int i = 0; rc == 0 && i < nc; i++) {
+            rl_eval_row *row = &r->rows[r->n_rows];
+            snprintf(row->pe, sizeof row->pe, "%s", pe);
+            row->overridden = v > 0;
+            if (rl_eval_context(mv, val, ctx[i], o->max_tokens, !o->quiet && !rl_quiet(), &row->pt) != 0)
+                rc = -1;
+            else
+                r->n_rows++;
+        }
+        if (v > 0) rl_model_free(mv);
+    }
+    omp_set_num_threads(old_threads);
+    if (rc != 0) rl_eval_report_free(r);
+    return rc;
+}
+
+/* The folder a path means: a run folder's `checkpoint` link target, else the path itself. */
+static int resolve_checkpoint(const char *path, char *dir, size_t n) {
+    int have = ckpt_current(path, dir, n, NULL);
+    if (have < 0) return -1;
+    if (have == 0 && rl_path(dir, n, "%s", path) != 0) return -1;
+    return 0;
+}
+
+static int check_tokenizer(const char *ckpt_dir, const char *data_dir, const rl_dataset *d, const rl_model *m) {
+    char a[4200], b[4200];
+    rl_path(a, sizeof a, "%s/%s", ckpt_dir, CKPT_TOKENIZER);
+    rl_path(b, sizeof b, "%s/%s", data_dir, RL_DATA_TOKENIZER);
+    int V = rl_tok_vocab_size(d->tok);
+    if (rl_file_exists(a)) {
+        rl_map x, y;
+        if (rl_map_file(a, &x) != 0) return -1;
+        if (rl_map_file(b, &y) != 0) {
+            rl_unmap(&x);
+            return -1;
+        }
+        int same = x.len == y.len && (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
+        rl_unmap(&x);
+        rl_unmap(&y);
+        if (!same)
+            return rl_fail("tokenizer mismatch: %s (the model's, trained with it) differs from %s (the data's); evaluate "
+                           "on data prepared with the model's tokenizer",
+                           a, b);
+    }
+    if (m->cfg.vocab_size != V)
+        return rl_fail("tokenizer mismatch: the model's vocabulary has %d tokens, %s has %d", m->cfg.vocab_size, b, V);
+    return 0;
+}
+
+int rl_eval_run(const char *checkpoint, const char *data_dir, const rl_eval_opts *o, rl_eval_report *r) {
+    char dir[4200];
+    memset(r, 0, sizeof *r);
+    if (resolve_checkpoint(checkpoint, dir, sizeof dir) != 0) return -1;
+    rl_dataset d;
+    if (rl_dataset_open(&d, data_dir) != 0) return -1;
+    rl_model *m = ckpt_open_model(dir);
+    int rc = -1;
+    if (m && check_tokenizer(dir, data_dir, &d, m) == 0 && rl_eval_model(m, &d.val, data_dir, o, r) == 0) {
+        rl_path(r->checkpoint, sizeof r->checkpoint, "%s", dir);
+        rc = 0;
+    }
+    rl_model_free(m);
+    rl_dataset_close(&d);
+    return rc;
+}
+
+/* ---- reports ---------------------------------------------------------------------------------- */
+
+#define PROTOCOL                                                                                                   \
+    "at context N the validation tokens (the first max_tokens, or all when 0) are cut into consecutive "            \
+    "non-overlapping windows of N + 1 tokens, a last partial window dropped; positions restart at 0 in every "     \
+    "window; loss = mean next-token cross-entropy (nats) over all N predictions of all windows; ppl = exp(loss)"
+#define BUCKETS "position buckets [lo, hi): [0,1), [1,2), [2,4), [4,8), ... (powers of two), the last ending at N"
+
+char *rl_eval_report_json(const rl_eval_report *r) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "checkpoint", r->checkpoint);
+    cJSON_AddStringToObject(o, "data", r->data);
+    cJSON_AddNumberToObject(o, "train_context", r->train_context);
+    cJSON_AddNumberToObject(o, "max_tokens", (double)r->max_tokens);
+    cJSON_AddStringToObject(o, "protocol", PROTOCOL);
+    cJSON_AddStringToObject(o, "buckets", BUCKETS);
+    cJSON *res = cJSON_AddArrayToObject(o, "results");
+    for (int i = 0; res && i < r->n_rows; i++) {
+        const rl_eval_row *w = &r->rows[i];
+        const rl_eval_point *p = &w->pt;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "pe", w->pe);
+        cJSON_AddBoolToObject(x, "overridden", w->overridden);
+        cJSON_AddNumberToObject(x, "context", p->context);
+        cJSON_AddNumberToObject(x, "context_factor", r->train_context ? (double)p->context / r->train_context : 0);
+        cJSON_AddNumberToObject(x, "tokens_read", (double)p->tokens_read);
+        cJSON_AddNumberToObject(x, "windows", (double)p->windows);
+        cJSON_AddNumberToObject(x, "predictions", (double)p->predictions);
+        cJSON_AddNumberToObject(x, "loss", p->loss);
+        cJSON_AddNumberToObject(x, "ppl", p->ppl);
+        cJSON *bs = cJSON_AddArrayToObject(x, "buckets");
+        for (int b = 0; bs && b < p->n_buckets; b++) {
+            cJSON *y = cJSON_CreateObject();
+            cJSON_AddNumberToObject(y, "lo", (double)p->bucket_lo[b]);
+            cJSON_AddNumberToObject(y, "hi", (double)p->bucket_hi[b]);
+            cJSON_AddNumberToObject(y, "count", (double)p->bucket_count[b]);
+            cJSON_AddNumberToObject(y, "loss", p->bucket_loss[b]);
+            cJSON_AddItemToArray(bs, y);
+        }
+        cJSON_AddItemToArray(res, x);
+    }
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!s) rl_fail("eval report: out of memory");
+    return s;
+}
+
+/* A CSV field in double quotes (spec strings contain commas). */
+static void csv_quoted(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int rl_eval_report_write(const rl_eval_report *r, const char *dir) {
+    char p[4200];
+    if (rl_mkdirs(dir) != 0) return -1;
+    char *js = rl_eval_report_json(r);
+    if (!js) return -1;
+    rl_path(p, sizeof p, "%s/eval.json", dir);
+    int rc = rl_write_atomic(p, js, strlen(js));
+    free(js);
+    if (rc != 0) return -1;
+    rl_afile f;
+    rl_path(p, sizeof p, "%s/eval.csv", dir);
+    if (rl_afile_open(&f, p) != 0) return -1;
+    fprintf(f.fp, "pe,overridden,context,context_factor,tokens_read,windows,predictions,loss,ppl\n");
+    for (int i = 0; i < r->n_rows; i++) {
+        const rl_eval_row *w = &r->rows[i];
+        csv_quoted(f.fp, w->pe);
+        fprintf(f.fp, ",%d,%d,%.9g,%lld,%lld,%lld,%.9g,%.9g\n", w->overridden, w->pt.context,
+                r->train_context ? (double)w->pt.context / r->train_context : 0.0, (long long)w->pt.tokens_read,
+                (long long)w->pt.windows, (long long)w->pt.predictions, w->pt.loss, w->pt.ppl);
+    }
+    if (rl_afile_commit(&f) != 0) return -1;
+    rl_path(p, sizeof p, "%s/buckets.csv", dir);
+    if (rl_afile_open(&f, p) != 0) return -1;
+    fprintf(f.fp, "pe,overridden,context,bucket_lo,bucket_hi,count,loss\n");
+    for (int i = 0; i < r->n_rows; i++) {
+        const rl_eval_row *w = &r->rows[i];
+        for (int b = 0; b < w->pt.n_buckets; b++) {
+            csv_quoted(f.fp, w->pe);
+            fprintf(f.fp, ",%d,%d,%lld,%lld,%lld,%.9g\n", w->overridden, w->pt.context, (long long)w->pt.bucket_lo[b],
+                    (long long)w->pt.bucket_hi[b], (long long)w->pt.bucket_count[b], w->pt.bucket_loss[b]);
+        }
+    }
+    return rl_afile_commit(&f);
+}

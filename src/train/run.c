@@ -79,7 +79,7 @@ static int open_data(run *r) {
     return data_id_compute(&r->did, &r->data, c->data);
 }
 
-/* The run folder: a fresh one gets train_config.json; a resumed one must be the same run. */
+/* The run folder: a fresh one must not hold a run yet; a resumed one must be the same run. */
 static int open_folder(run *r, int resume) {
     char p[4200];
     if (rl_path(p, sizeof p, "%s/%s", r->out, RUN_CONFIG) != 0) return -1;
@@ -104,7 +104,20 @@ static int open_folder(run *r, int resume) {
             free(was);
         }
     }
-    if (rc == 0) rc = rl_write_atomic(p, now, strlen(now));
+    free(now);
+    return rc;
+}
+
+/* (Re)writes train_config.json: for a resumed run after its checkpoint was accepted, so that a
+ * refused resume leaves the folder as it was. */
+static int write_run_config(const run *r) {
+    char p[4200];
+    char *now = rl_train_config_to_json(&r->c);
+    if (!now || rl_path(p, sizeof p, "%s/%s", r->out, RUN_CONFIG) != 0) {
+        free(now);
+        return -1;
+    }
+    int rc = rl_write_atomic(p, now, strlen(now));
     free(now);
     return rc;
 }
@@ -161,9 +174,10 @@ static int save(run *r, int64_t step) {
 
 /* Adds where the last good checkpoint is to a failure message. */
 static int stopped(const run *r) {
-    if (r->last_ckpt[0])
-        return rl_fail_prefix("training stopped; the last good checkpoint %s is intact; error", r->last_ckpt);
-    return rl_fail_prefix("training stopped before the first checkpoint; error");
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", rl_error());
+    if (r->last_ckpt[0]) return rl_fail("%s. Training stopped; the last good checkpoint %s is intact", msg, r->last_ckpt);
+    return rl_fail("%s. Training stopped before its first checkpoint", msg);
 }
 
 int rl_train_run(const rl_train_config *cfg, const char *out_dir, const rl_train_opts *opts, rl_train_result *res) {
@@ -188,6 +202,7 @@ int rl_train_run(const rl_train_config *cfg, const char *out_dir, const rl_train
     if (rl_model_alloc_train(r.m) != 0 || rl_model_alloc_acts(r.m, B, T) != 0) goto done;
     int64_t start = 0;
     if (o->resume && load_resume(&r, &start) != 0) goto done;
+    if (write_run_config(&r) != 0) goto done;
     if (runlog_open(&r.log, r.out) != 0) goto done;
     rl_sampler sm;
     if (rl_sampler_init(&sm, &r.data.train, B, T, (uint64_t)r.c.seed, RL_SAMPLE_RANDOM) != 0) goto done;

@@ -3,7 +3,16 @@
 #include "ropelab/util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+/* A number for a message: "NaN" and "inf" spelled the same everywhere (printf gives "-nan"). */
+static const char *num(char *buf, size_t n, double x) {
+    if (isnan(x)) snprintf(buf, n, "NaN");
+    else if (isinf(x)) snprintf(buf, n, "%sinf", x < 0 ? "-" : "");
+    else snprintf(buf, n, "%.6g", x);
+    return buf;
+}
 
 int rl_train_step(rl_model *m, const rl_train_config *c, int64_t step, const int32_t *windows, int n_micro,
                   rl_step_stats *st) {
@@ -40,11 +49,14 @@ int rl_train_step(rl_model *m, const rl_train_config *c, int64_t step, const int
     st->grad_norm = rl_grad_norm(m->grads, m->n_params);
     st->lr = rl_lr_at(step, c->warmup, c->steps, (float)c->lr, (float)c->min_lr);
     st->clipped = 0;
-    if (!isfinite(st->loss) || !isfinite(st->grad_norm))
-        return rl_fail("step %lld: %s is %s (loss %g, gradient norm %g, lr %g); the parameters were not updated",
-                       (long long)step + 1, isfinite(st->loss) ? "the gradient norm" : "the loss",
-                       isnan(isfinite(st->loss) ? st->grad_norm : st->loss) ? "NaN" : "infinite", st->loss,
-                       st->grad_norm, (double)st->lr);
+    if (!isfinite(st->loss) || !isfinite(st->grad_norm)) {
+        char a[32], b[32];
+        double bad = isfinite(st->loss) ? st->grad_norm : st->loss;
+        return rl_fail("step %lld: the %s is %s (loss %s, gradient norm %s, lr %g): the run diverged; the parameters "
+                       "were not updated (a lower lr, a longer warmup or clip > 0 may help)",
+                       (long long)step + 1, isfinite(st->loss) ? "gradient norm" : "loss", isnan(bad) ? "NaN" : "infinite",
+                       num(a, sizeof a, st->loss), num(b, sizeof b, st->grad_norm), (double)st->lr);
+    }
     if (c->clip > 0) {
         /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (total_norm + 1e-6), applied when < 1 */
         double coef = c->clip / (st->grad_norm + 1e-6);

@@ -96,6 +96,42 @@ Test(softmax_stream, tiled_beta_equals_full_row) {
     free(z);
 }
 
+/* The form the model's tiled attention uses: ONE state per row updated tile after tile (the running max
+ * grows between tiles, so the rebase path runs), against the direct float64 entropy, log-sum-exp and mean
+ * logit. Same tolerances as above (float64 sums in another order). */
+Test(softmax_stream, sequential_tiles_equal_direct_statistics) {
+    float *z = malloc(sizeof(float) * NQ * NK);
+    int nv[NQ];
+    make_rows(z, nv);
+    int tiles[] = {1, 3, 7, 64, 256, 1000};
+    for (int i = 0; i < NQ; i++) {
+        const float *zi = z + (size_t)i * NK;
+        double H = direct_entropy(zi, nv[i]), m = -INFINITY, s = 0, mean = 0;
+        for (int j = 0; j < nv[i]; j++) m = fmax(m, zi[j]);
+        if (m > -INFINITY) {
+            for (int j = 0; j < nv[i]; j++) s += exp((double)zi[j] - m);
+            for (int j = 0; j < nv[i]; j++)
+                if (zi[j] > -INFINITY) mean += exp((double)zi[j] - m) / s * zi[j];
+        }
+        for (size_t t = 0; t < RL_ARRAY_LEN(tiles); t++) {
+            rl_smstat st;
+            rl_smstat_init(&st);
+            for (int j0 = 0; j0 < nv[i]; j0 += tiles[t]) rl_smstat_update(&st, zi + j0, RL_MIN(tiles[t], nv[i] - j0));
+            cr_assert(fabs(rl_smstat_entropy(&st) - H) <= 1e-10 * (1 + H), "row %d tile %d: H %.17g vs %.17g", i,
+                      tiles[t], rl_smstat_entropy(&st), H);
+            if (m > -INFINITY) {
+                double lse = m + log(s);
+                cr_assert(fabs(rl_smstat_lse(&st) - lse) <= 1e-12 * (1 + fabs(lse)), "row %d tile %d: lse", i, tiles[t]);
+                cr_assert(fabs(rl_smstat_mean(&st) - mean) <= 1e-10 * (1 + fabs(m)), "row %d tile %d: mean %.17g vs %.17g",
+                          i, tiles[t], rl_smstat_mean(&st), mean);
+            } else {
+                cr_assert(rl_smstat_lse(&st) == -INFINITY && rl_smstat_mean(&st) == 0);
+            }
+        }
+    }
+    free(z);
+}
+
 Test(softmax_stream, merge_is_order_independent) {
     float *z = malloc(sizeof(float) * NQ * NK);
     int nv[NQ];

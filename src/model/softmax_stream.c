@@ -80,6 +80,15 @@ double rl_smstat_beta(const rl_smstat *s) {
     return rl_adaptive_beta(rl_smstat_entropy(s), NULL);
 }
 
+double rl_smstat_mean(const rl_smstat *s) { return s->s0 > 0 ? s->m + s->s1 / s->s0 : 0.0; }
+
+void rl_adaptive_row_from_stat(rl_adaptive_row *st, const rl_smstat *s) {
+    st->lse = rl_smstat_lse(s);
+    st->H = rl_smstat_entropy(s);
+    st->mean_z = rl_smstat_mean(s);
+    st->beta = rl_adaptive_beta(st->H, &st->dbeta_dH);
+}
+
 void rl_adaptive_beta_tiled(float *beta, const float *z, const int *n_valid, int n_q, int n_k, int T) {
     if (T < 1) T = 1;
 #pragma omp parallel for schedule(static) if ((long)n_q * n_k > 65536)
@@ -158,7 +167,7 @@ void rl_adaptive_attention_tiled_backward_ref(float *dz, float *dv, const float 
         for (int t0 = 0; t0 < n; t0 += T) rl_smstat_update(&s, zi + t0, n - t0 < T ? n - t0 : T);
         if (!(s.s0 > 0)) continue; /* no valid key: the output was 0, nothing flows back */
         double dbeta = 0, beta = adaptive ? rl_adaptive_beta(rl_smstat_entropy(&s), &dbeta) : 1.0;
-        double lse = rl_smstat_lse(&s), mean_z = s.m + s.s1 / s.s0;
+        double lse = rl_smstat_lse(&s), mean_z = rl_smstat_mean(&s);
         /* sweep 1: log-sum-exp of beta z (online over tiles) and D = dout . out */
         double mb = -INFINITY, lb = 0, D = 0;
         for (int t0 = 0; t0 < n; t0 += T) {

@@ -97,6 +97,12 @@ typedef struct {
 void rl_smstat_init(rl_smstat *s);
 /* Folds a tile of logits into the state. z: [n] (-INFINITY entries are masked). */
 void rl_smstat_update(rl_smstat *s, const float *z, int n);
+/* The same fold with single-precision exponentials in a vectorised loop (float64 sums, the same state,
+ * rebase and merge): each term e^(z-m) carries float32 rounding (within 2 ulp; 0 below e^-87), so the
+ * entropy, log Σe^z and mean logit agree with rl_smstat_update to ~1e-6 relative — the size of the error
+ * float32 logits carry anyway — at a fraction of the cost. The model's attention kernels use it (one exp
+ * per logit in the statistics pass); the references and maxret use the float64 update. */
+void rl_smstat_update_f32(rl_smstat *s, const float *z, int n);
 /* a = a ⊕ b (associative and commutative up to float64 rounding). */
 void rl_smstat_merge(rl_smstat *a, const rl_smstat *b);
 /* log Σ e^z (-inf for an empty state). */

@@ -44,8 +44,9 @@ static void tile_logits(float *S, int tk, const float *Q, int ldq, const float *
         const int p = p_first + r, lo = first_key(p, a->window);
         if (a->softcap > 0)
             for (int j = 0; j < nt; j++) s[j] = a->softcap * tanhf(s[j] / a->softcap);
-        for (int j = 0; j < nt; j++)
-            if (j0 + j < lo || j0 + j > p) s[j] = -INFINITY;
+        /* invisible keys are the ranges j0 + j < lo and j0 + j > p (most tiles have none) */
+        for (int j = 0, e = RL_MIN(nt, lo - j0); j < e; j++) s[j] = -INFINITY;
+        for (int j = RL_MAX(0, p + 1 - j0); j < nt; j++) s[j] = -INFINITY;
     }
 }
 
@@ -79,7 +80,7 @@ void rl_attention_tiled_forward(float *out, int ldo, const float *q, int ldq, co
             for (int j0 = k0; j0 < k1; j0 += tk) {
                 const int nt = RL_MIN(tk, k1 - j0);
                 tile_logits(S, tk, Q, ldq, K, ldkv, nb, nt, j0, p_first, a);
-                for (int r = 0; r < nb; r++) rl_smstat_update(&ss[r], S + (size_t)r * tk, nt);
+                for (int r = 0; r < nb; r++) rl_smstat_update_f32(&ss[r], S + (size_t)r * tk, nt);
             }
             for (int r = 0; r < nb; r++) {
                 beta[r] = (float)rl_smstat_beta(&ss[r]);

@@ -49,7 +49,7 @@ float rl_rowsm_forward(float *p, float *st, const float *z, int n, rl_attn_softm
         rl_smstat s;
         rl_adaptive_row r;
         rl_smstat_init(&s);
-        rl_smstat_update(&s, z, n);
+        rl_smstat_update_f32(&s, z, n);
         rl_adaptive_row_from_stat(&r, &s);
         b = (float)r.beta;
         if (st) {

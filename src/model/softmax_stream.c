@@ -1,6 +1,8 @@
 /* Streaming softmax statistics (max, Σe, Σ(z-m)e), the temperature polynomial, and the tiled references. */
 #include "ropelab/softmax.h"
 
+#include "vecmath.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -52,6 +54,37 @@ void rl_smstat_update(rl_smstat *s, const float *z, int n) {
         s0 += e;
         s1 += d * e;
     }
+    s->s0 += s0;
+    s->s1 += s1;
+}
+
+RL_VEC_CLONES static float tile_max(const float *z, int n) {
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int j = 0; j < n; j++) m = z[j] > m ? z[j] : m;
+    return m;
+}
+
+/* *s0 = Σ e^(z-m), *s1 = Σ (z-m) e^(z-m) with float32 terms (masked entries add 0: vexpf(-inf) = 0 and
+ * their (z-m) e term is selected away, since -inf * 0 would be NaN). */
+RL_VEC_CLONES static void fold_f32(const float *z, int n, float m, double *s0, double *s1) {
+    double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+    for (int j = 0; j < n; j++) {
+        float d = z[j] - m, e = vexpf(d);
+        a += e;
+        b += z[j] == -INFINITY ? 0.0f : d * e;
+    }
+    *s0 = a;
+    *s1 = b;
+}
+
+void rl_smstat_update_f32(rl_smstat *s, const float *z, int n) {
+    float tm = tile_max(z, n);
+    if (tm == -INFINITY) return; /* empty or fully masked tile */
+    if (tm > s->m) rebase(s, tm);
+    double s0, s1;
+    fold_f32(z, n, (float)s->m, &s0, &s1); /* s->m is one of the float logits: exact as a float */
     s->s0 += s0;
     s->s1 += s1;
 }

@@ -139,7 +139,8 @@ typedef struct {
 /* Training attention: stores the probabilities, O(T^2) memory per head.
  * out: [B][T][H*hd]; att: [B][H][T][T] probabilities (row i is 0 at invisible keys; with an
  * adaptive kind these are softmax(beta z), what the output averages with);
- * att_stats: [B][H][T][RL_ATTN_ROW_STATS] for the adaptive kinds (NULL for plain softmax);
+ * att_stats: [B][H][T][RL_ATTN_ROW_STATS] for the adaptive kinds' backward (NULL for plain
+ * softmax, or when no backward follows);
  * qkv: [B][T][QKV] qkv rows (positions 0 .. T-1 in every sequence). */
 void rl_attention_forward(float *out, float *att, float *att_stats, const float *qkv, int B, int T,
                           const rl_attn_cfg *a);
@@ -274,8 +275,8 @@ int rl_model_config_pe_string(const rl_model_config *c, char *buf, size_t n);
 int rl_model_config_validate(const rl_model_config *c);
 /* Fails (naming the feature) when the training forward/backward does not support the config:
  * training needs RMSNorm, a gated MLP (GeGLU or SwiGLU), separate q/k/v, no parallel residual,
- * no sandwich norms and no soft-capping. Biases, tied or untied heads, GQA/MQA, sliding windows
- * and every positional encoding are supported. */
+ * no sandwich norms and no soft-capping. Biases, tied or untied heads, GQA/MQA, sliding windows,
+ * every positional encoding and every attn_softmax kind are supported. */
 int rl_model_config_check_trainable(const rl_model_config *c);
 
 /* JSON. to_json returns a malloc'ed, pretty-printed object with every key (free it).
@@ -480,7 +481,8 @@ typedef struct {
     float *const *v;                  /* [L] -> [n][KV][hd] */
     /* Attention probabilities, materialised only for layers with probs_layers[l] != 0 (those
      * layers use the row kernel: O(n) extra memory per thread). probs_fn is called once per
-     * (head, query row) with p[0 .. row] (zeros at invisible keys), possibly from several
+     * (head, query row) with p[0 .. row] (zeros at invisible keys; softmax(beta z) under an
+     * adaptive attn_softmax: what the output averages with), possibly from several
      * threads at once for different (head, row): write to disjoint places. */
     const uint8_t *probs_layers;      /* [L] */
     void (*probs_fn)(void *ctx, int layer, int head, int row, const float *p, int n);

@@ -199,12 +199,15 @@ int rl_eval_context(rl_model *m, const rl_shard *val, int context, int64_t max_t
  * rl_model_free before m. */
 rl_model *rl_model_with_pe(const rl_model *m, const char *pe_list);
 
-/* One evaluation of a whole plan: every encoding variant at every context. */
+/* One evaluation of a whole plan: every encoding and softmax variant at every context. */
 typedef struct {
     const int *contexts;            /* NULL / 0: the training context (cfg.max_seq) x 1, 2, 4, 8, 16 */
     int n_contexts;
     const char *const *pe;          /* encoding overrides (each evaluated besides the model's own) */
     int n_pe;
+    const char *const *softmax;     /* attention softmax overrides ("softmax", "adaptive",
+                                       "adaptive-const"; each evaluated besides the model's own) */
+    int n_softmax;
     int64_t max_tokens;             /* 0 = the whole validation split */
     int threads;                    /* 0 = OpenMP's default */
     int quiet;
@@ -213,6 +216,8 @@ typedef struct {
 typedef struct {
     char pe[2048];                  /* the encoding list of this row (canonical, shortest pattern) */
     int overridden;                 /* 0: the checkpoint's own encoding; 1: an --pe override */
+    char softmax[32];               /* the attention softmax of this row */
+    int softmax_overridden;         /* 0: the checkpoint's own; 1: a --softmax override */
     rl_eval_point pt;
 } rl_eval_row;
 
@@ -222,7 +227,8 @@ typedef struct {
     int train_context;
     int64_t max_tokens;
     int n_rows;
-    rl_eval_row *rows;              /* for each encoding (the model's own first), each context */
+    rl_eval_row *rows;              /* for each encoding (the model's own first), each softmax (the
+                                       model's own first), each context */
 } rl_eval_report;
 
 /* Evaluates an in-memory model on a validation shard (the shard's vocabulary must equal the

@@ -12,16 +12,17 @@
 static void print_table(const rl_eval_report *r) {
     printf("checkpoint %s (training context %d), data %s, %s\n", r->checkpoint, r->train_context, r->data,
            r->max_tokens > 0 ? "first --max-tokens of the validation split" : "whole validation split");
-    printf("%-40s %8s %8s %12s %9s %10s\n", "encoding", "context", "windows", "predictions", "loss", "ppl");
+    printf("%-36s %-14s %8s %8s %12s %9s %10s\n", "encoding", "softmax", "context", "windows", "predictions", "loss",
+           "ppl");
     for (int i = 0; i < r->n_rows; i++) {
         const rl_eval_row *w = &r->rows[i];
-        printf("%-40s %8d %8lld %12lld %9.4f %10.3f\n", w->pe, w->pt.context, (long long)w->pt.windows,
+        printf("%-36s %-14s %8d %8lld %12lld %9.4f %10.3f\n", w->pe, w->softmax, w->pt.context, (long long)w->pt.windows,
                (long long)w->pt.predictions, w->pt.loss, w->pt.ppl);
     }
     printf("\nmean loss by position bucket [lo, hi):\n");
     for (int i = 0; i < r->n_rows; i++) {
         const rl_eval_row *w = &r->rows[i];
-        printf("%s @ %d:", w->pe, w->pt.context);
+        printf("%s, %s @ %d:", w->pe, w->softmax, w->pt.context);
         for (int b = 0; b < w->pt.n_buckets; b++)
             printf(" [%lld,%lld) %.3f", (long long)w->pt.bucket_lo[b], (long long)w->pt.bucket_hi[b], w->pt.bucket_loss[b]);
         printf("\n");
@@ -31,23 +32,25 @@ static void print_table(const rl_eval_report *r) {
 int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *out = NULL;
     cli_ints ctx = {0};
-    cli_strs pe = {0};
+    cli_strs pe = {0}, sm = {0};
     int64_t max_tokens = 0, threads = 0;
     int json = 0;
     cli_opt opts[] = {
         {"data", CLI_STR, &data, "DIR", "prepared dataset folder; its validation split is read (required)", 0},
         {"context", CLI_INTS, &ctx, "N", "contexts (default: the training context x 1, 2, 4, 8, 16)", 0},
         {"pe", CLI_STRS, &pe, "SPEC", "also evaluate with this encoding (a librope spec or a ';' per-layer list)", 0},
+        {"softmax", CLI_STRS, &sm, "KIND", "also evaluate with this attention softmax: softmax, adaptive, adaptive-const", 0},
         {"max-tokens", CLI_INT, &max_tokens, "M", "read only the first M validation tokens (default: all)", 0},
         {"threads", CLI_INT, &threads, "N", "OpenMP threads (default: OpenMP's)", 0},
         {"json", CLI_FLAG, &json, NULL, "print the report as JSON on stdout", 0},
         {"out", CLI_STR, &out, "DIR", "write DIR/eval.json, DIR/eval.csv, DIR/buckets.csv", 0},
     };
     cli_spec spec = {
-        "ropelab eval CHECKPOINT --data DIR [--context N...] [--pe SPEC...] [--max-tokens M] [--json] [--out DIR]",
+        "ropelab eval CHECKPOINT --data DIR [--context N...] [--pe SPEC...] [--softmax KIND...] [--max-tokens M]\n"
+        "                    [--json] [--out DIR]",
         "Validation loss and perplexity of a checkpoint (a ckpt-NNNNNNN folder, or a run folder: its newest\n"
-        "checkpoint) at each context, with its own encoding and each --pe override (e.g. another theta, or\n"
-        "'rope:theta=10000+yarn:factor=4,original=256'). Protocol (docs/train.md): at context N the validation\n"
+        "checkpoint) at each context, with its own encoding and attention softmax and each --pe / --softmax\n"
+        "override (e.g. another theta, 'rope:theta=10000+yarn:factor=4,original=256', or adaptive temperature).\nProtocol (docs/train.md): at context N the validation\n"
         "tokens are cut into consecutive non-overlapping windows of N + 1 tokens (a last partial window is\n"
         "dropped), positions restart at 0 in every window, and the loss is the mean next-token cross-entropy\n"
         "over all N predictions of all windows. Also the mean loss per position bucket [0,1), [1,2), [2,4), ...",
@@ -57,6 +60,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc) {
         free(ctx.v);
         free(pe.v);
+        free(sm.v);
         return rc == 1 ? 0 : rc;
     }
     const char *ckpt = pos[0];
@@ -67,6 +71,11 @@ int cmd_eval(int argc, char **argv) {
     else if (max_tokens < 0) rc = cli_usage_error("eval", "--max-tokens %lld must be >= 0", (long long)max_tokens);
     else if (threads < 0 || threads > 4096) rc = cli_usage_error("eval", "--threads %lld must be in [0, 4096]", (long long)threads);
     else if (ctx.n > 0 && !(contexts = malloc((size_t)ctx.n * sizeof *contexts))) rc = cli_usage_error("eval", "out of memory");
+    for (int i = 0; rc == 0 && i < sm.n; i++) {
+        rl_attn_softmax k;
+        if (rl_attn_softmax_from_name(sm.v[i], &k) != 0)
+            rc = cli_usage_error("eval", "--softmax %s: expected softmax, adaptive or adaptive-const", sm.v[i]);
+    }
     for (int i = 0; rc == 0 && i < ctx.n; i++) {
         if (ctx.v[i] < 1 || ctx.v[i] > INT_MAX / 2)
             rc = cli_usage_error("eval", "--context %lld must be in [1, %d]", (long long)ctx.v[i], INT_MAX / 2);
@@ -78,6 +87,8 @@ int cmd_eval(int argc, char **argv) {
         o.n_contexts = ctx.n;
         o.pe = pe.v;
         o.n_pe = pe.n;
+        o.softmax = sm.v;
+        o.n_softmax = sm.n;
         o.max_tokens = max_tokens;
         o.threads = (int)threads;
         o.quiet = json;
@@ -101,5 +112,6 @@ int cmd_eval(int argc, char **argv) {
     free(contexts);
     free(ctx.v);
     free(pe.v);
+    free(sm.v);
     return rc;
 }

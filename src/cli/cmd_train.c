@@ -24,7 +24,8 @@ typedef struct {
 /* Short names from the issue besides the keys' own names (--d-model, --head-dim, ... are keys). */
 static const struct {
     const char *flag, *key;
-} aliases[] = {{"layers", "n_layers"}, {"heads", "n_heads"}, {"kv-heads", "n_kv_heads"}, {"context", "max_seq"}};
+} aliases[] = {{"layers", "n_layers"}, {"heads", "n_heads"}, {"kv-heads", "n_kv_heads"}, {"context", "max_seq"},
+               {"softmax", "attn_softmax"}};
 
 static void dashed(char *out, size_t n, const char *key) {
     snprintf(out, n, "%s", key);

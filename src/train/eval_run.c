@@ -16,6 +16,21 @@ void rl_eval_report_free(rl_eval_report *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* The variants' softmax kinds: the model's own, then each override that differs from it. */
+static int softmax_kinds(const rl_model *m, const rl_eval_opts *o, rl_attn_softmax *k, int *n) {
+    *n = 0;
+    k[(*n)++] = m->cfg.attn_softmax;
+    for (int i = 0; i < o->n_softmax; i++) {
+        rl_attn_softmax x;
+        if (rl_attn_softmax_from_name(o->softmax[i], &x) != 0)
+            return rl_fail("softmax \"%s\" is unknown: use softmax, adaptive or adaptive-const", o->softmax[i]);
+        int seen = 0;
+        for (int j = 0; j < *n; j++) seen |= k[j] == x;
+        if (!seen) k[(*n)++] = x;
+    }
+    return 0;
+}
+
 int rl_eval_model(rl_model *m, const rl_shard *val, const char *data_dir, const rl_eval_opts *o, rl_eval_report *r) {
     memset(r, 0, sizeof *r);
     const int T = m->cfg.max_seq;
@@ -24,36 +39,45 @@ int rl_eval_model(rl_model *m, const rl_shard *val, const char *data_dir, const 
     int def[5] = {T, 2 * T, 4 * T, 8 * T, 16 * T};
     const int *ctx = o->n_contexts > 0 ? o->contexts : def;
     const int nc = o->n_contexts > 0 ? o->n_contexts : 5;
-    const int nv = 1 + o->n_pe;
+    rl_attn_softmax kinds[RL_ATTN_KIND_COUNT];
+    int nk;
+    if (softmax_kinds(m, o, kinds, &nk) != 0) return -1;
     for (int i = 0; i < nc; i++)
-        if (ctx[i] < 1)
-            return rl_fail("context %d must be positive", ctx[i]);
+        if (ctx[i] < 1) return rl_fail("context %d must be positive", ctx[i]);
     snprintf(r->data, sizeof r->data, "%s", data_dir ? data_dir : "");
     r->train_context = T;
     r->max_tokens = o->max_tokens;
-    r->rows = rl_calloc((size_t)nv * nc, sizeof *r->rows, "evaluation rows");
+    r->rows = rl_calloc((size_t)(1 + o->n_pe) * nk * nc, sizeof *r->rows, "evaluation rows");
     if (!r->rows) return -1;
     int old_threads = omp_get_max_threads();
     if (o->threads > 0) omp_set_num_threads(o->threads);
+    char own_pe[sizeof r->rows[0].pe];
+    rl_model_config_pe_string(&m->cfg, own_pe, sizeof own_pe);
     int rc = 0;
-    for (int v = 0; rc == 0 && v < nv; v++) {
-        rl_model *mv = v == 0 ? m : rl_model_with_pe(m, o->pe[v - 1]);
-        if (!mv) {
-            rc = -1;
-            break;
-        }
-        char pe[sizeof r->rows[0].pe];
-        rl_model_config_pe_string(&mv->cfg, pe, sizeof pe);
-        for (int i = 0; rc == 0 && i < nc; i++) {
-            rl_eval_row *row = &r->rows[r->n_rows];
-            snprintf(row->pe, sizeof row->pe, "%s", pe);
-            row->overridden = v > 0;
-            if (rl_eval_context(mv, val, ctx[i], o->max_tokens, !o->quiet && !rl_quiet(), &row->pt) != 0)
+    for (int v = 0; rc == 0 && v < 1 + o->n_pe; v++) {
+        for (int s = 0; rc == 0 && s < nk; s++) {
+            /* the model itself for its own encoding and softmax, else a view sharing its weights */
+            rl_model *mv = v == 0 && s == 0 ? m : rl_model_with_pe(m, v == 0 ? own_pe : o->pe[v - 1]);
+            if (!mv || rl_model_set_attn_softmax(mv, kinds[s]) != 0) {
+                if (mv && mv != m) rl_model_free(mv);
                 rc = -1;
-            else
-                r->n_rows++;
+                break;
+            }
+            char pe[sizeof r->rows[0].pe];
+            rl_model_config_pe_string(&mv->cfg, pe, sizeof pe);
+            for (int i = 0; rc == 0 && i < nc; i++) {
+                rl_eval_row *row = &r->rows[r->n_rows];
+                snprintf(row->pe, sizeof row->pe, "%s", pe);
+                row->overridden = v > 0;
+                snprintf(row->softmax, sizeof row->softmax, "%s", rl_attn_softmax_name(kinds[s]));
+                row->softmax_overridden = s > 0;
+                if (rl_eval_context(mv, val, ctx[i], o->max_tokens, !o->quiet && !rl_quiet(), &row->pt) != 0)
+                    rc = -1;
+                else
+                    r->n_rows++;
+            }
+            if (mv != m) rl_model_free(mv);
         }
-        if (v > 0) rl_model_free(mv);
     }
     omp_set_num_threads(old_threads);
     if (rc != 0) rl_eval_report_free(r);
@@ -134,6 +158,8 @@ char *rl_eval_report_json(const rl_eval_report *r) {
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "pe", w->pe);
         cJSON_AddBoolToObject(x, "overridden", w->overridden);
+        cJSON_AddStringToObject(x, "softmax", w->softmax);
+        cJSON_AddBoolToObject(x, "softmax_overridden", w->softmax_overridden);
         cJSON_AddNumberToObject(x, "context", p->context);
         cJSON_AddNumberToObject(x, "context_factor", r->train_context ? (double)p->context / r->train_context : 0);
         cJSON_AddNumberToObject(x, "tokens_read", (double)p->tokens_read);
@@ -180,23 +206,23 @@ int rl_eval_report_write(const rl_eval_report *r, const char *dir) {
     rl_afile f;
     rl_path(p, sizeof p, "%s/eval.csv", dir);
     if (rl_afile_open(&f, p) != 0) return -1;
-    fprintf(f.fp, "pe,overridden,context,context_factor,tokens_read,windows,predictions,loss,ppl\n");
+    fprintf(f.fp, "pe,overridden,softmax,context,context_factor,tokens_read,windows,predictions,loss,ppl\n");
     for (int i = 0; i < r->n_rows; i++) {
         const rl_eval_row *w = &r->rows[i];
         csv_quoted(f.fp, w->pe);
-        fprintf(f.fp, ",%d,%d,%.9g,%lld,%lld,%lld,%.9g,%.9g\n", w->overridden, w->pt.context,
+        fprintf(f.fp, ",%d,%s,%d,%.9g,%lld,%lld,%lld,%.9g,%.9g\n", w->overridden, w->softmax, w->pt.context,
                 r->train_context ? (double)w->pt.context / r->train_context : 0.0, (long long)w->pt.tokens_read,
                 (long long)w->pt.windows, (long long)w->pt.predictions, w->pt.loss, w->pt.ppl);
     }
     if (rl_afile_commit(&f) != 0) return -1;
     rl_path(p, sizeof p, "%s/buckets.csv", dir);
     if (rl_afile_open(&f, p) != 0) return -1;
-    fprintf(f.fp, "pe,overridden,context,bucket_lo,bucket_hi,count,loss\n");
+    fprintf(f.fp, "pe,overridden,softmax,context,bucket_lo,bucket_hi,count,loss\n");
     for (int i = 0; i < r->n_rows; i++) {
         const rl_eval_row *w = &r->rows[i];
         for (int b = 0; b < w->pt.n_buckets; b++) {
             csv_quoted(f.fp, w->pe);
-            fprintf(f.fp, ",%d,%d,%lld,%lld,%lld,%.9g\n", w->overridden, w->pt.context, (long long)w->pt.bucket_lo[b],
+            fprintf(f.fp, ",%d,%s,%d,%lld,%lld,%lld,%.9g\n", w->overridden, w->softmax, w->pt.context, (long long)w->pt.bucket_lo[b],
                     (long long)w->pt.bucket_hi[b], (long long)w->pt.bucket_count[b], w->pt.bucket_loss[b]);
         }
     }

@@ -6,6 +6,7 @@
 #include "ropelab/data.h"
 #include "ropelab/train.h"
 #include "ropelab/util.h"
+#include "train_helpers.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -18,23 +19,9 @@
 #define V 32
 #define NTOK 300
 
-static rl_model *tiny(void) {
-    rl_model_config c;
-    rl_model_config_default(&c);
-    c.vocab_size = V;
-    c.d_model = 16;
-    c.n_layers = 2;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.head_dim = 8;
-    c.d_ff = 32;
-    c.max_seq = 4; /* so the default contexts are 4, 8, 16, 32, 64 */
-    c.bos_id = c.eos_id = 1;
-    rl_model *m = rl_model_new(&c, 1);
-    cr_assert_not_null(m, "%s", rl_error());
-    ref_randomize(m, 11, 0.5); /* sharp enough attention that context and position matter */
-    return m;
-}
+/* Training context 4, so that the default contexts are 4, 8, 16, 32, 64; weights with spread 0.5
+ * (sharp enough attention that context and position matter). */
+static rl_model *tiny(void) { return tt_tiny_model(V, 4, 11, 0.5); }
 
 /* A validation shard of NTOK seeded tokens; tail_seed changes only tokens from `keep` on. */
 static void write_shard(const char *path, int keep, uint64_t tail_seed, int32_t *tok) {
@@ -46,6 +33,14 @@ static void write_shard(const char *path, int keep, uint64_t tail_seed, int32_t 
         tok[i] = i < keep ? a : b;
     }
     cr_assert_eq(rl_shard_write(path, V, tok, NTOK), 0, "%s", rl_error());
+}
+
+/* The model, and DIR/val.bin (its path in `path`) written and opened. */
+static rl_model *setup(const char *dir, char *path, int32_t *tok, rl_shard *s) {
+    snprintf(path, 4200, "%s/val.bin", dir);
+    write_shard(path, NTOK, 1, tok);
+    cr_assert_eq(rl_shard_open(s, path, V), 0, "%s", rl_error());
+    return tiny();
 }
 
 /* The protocol written out plainly: windows [w (N+1), (w+1)(N+1)) of the first M tokens, each an
@@ -106,12 +101,9 @@ static void check_point(const rl_eval_point *p, const naive *z, const char *what
 
 Test(train_eval, protocol_matches_naive_computation) {
     char *dir = rt_tmpdir(), path[4200];
-    snprintf(path, sizeof path, "%s/val.bin", dir);
     int32_t tok[NTOK];
-    write_shard(path, NTOK, 1, tok);
     rl_shard s;
-    cr_assert_eq(rl_shard_open(&s, path, V), 0, "%s", rl_error());
-    rl_model *m = tiny();
+    rl_model *m = setup(dir, path, tok, &s);
     /* contexts with and without a partial last window, and a token limit */
     const struct {
         int N;
@@ -167,12 +159,9 @@ Test(train_eval, protocol_matches_naive_computation) {
  * that config; then the reports. */
 Test(train_eval, plan_with_overrides_and_reports) {
     char *dir = rt_tmpdir(), path[4200];
-    snprintf(path, sizeof path, "%s/val.bin", dir);
     int32_t tok[NTOK];
-    write_shard(path, NTOK, 1, tok);
     rl_shard s;
-    cr_assert_eq(rl_shard_open(&s, path, V), 0, "%s", rl_error());
-    rl_model *m = tiny();
+    rl_model *m = setup(dir, path, tok, &s);
     const char *pe[] = {"nope", "rope:theta=10000+yarn:factor=4,original=4"};
     const char *sm[] = {"adaptive", "softmax"}; /* "softmax" is the model's own: not repeated */
     rl_eval_opts o = {0};

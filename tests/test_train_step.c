@@ -4,6 +4,7 @@
 #include "model_ref.h"
 #include "ropelab/train.h"
 #include "ropelab/util.h"
+#include "train_helpers.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,21 +13,10 @@
 #define T 8
 #define NW 4
 
+/* V 32, T 8, weights with spread 0.3 (norm gains away from their neutral value too), training
+ * state and activations for batches of B windows. */
 static rl_model *tiny(int B) {
-    rl_model_config c;
-    rl_model_config_default(&c);
-    c.vocab_size = 32;
-    c.d_model = 16;
-    c.n_layers = 2;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.head_dim = 8;
-    c.d_ff = 32;
-    c.max_seq = T;
-    c.bos_id = c.eos_id = 1;
-    rl_model *m = rl_model_new(&c, 1);
-    cr_assert_not_null(m, "%s", rl_error());
-    ref_randomize(m, 5, 0.3); /* norm gains away from their neutral value too */
+    rl_model *m = tt_tiny_model(32, T, 5, 0.3);
     cr_assert_eq(rl_model_alloc_train(m), 0, "%s", rl_error());
     cr_assert_eq(rl_model_alloc_acts(m, B, T), 0, "%s", rl_error());
     return m;

@@ -1,12 +1,31 @@
 /* Helpers for the trainer tests (see train_helpers.h). */
 #include "train_helpers.h"
 #include "helpers.h"
+#include "model_ref.h"
 #include "ropelab/data.h"
 #include "ropelab/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+rl_model *tt_tiny_model(int V, int T, uint64_t seed, double sd) {
+    rl_model_config c;
+    rl_model_config_default(&c);
+    c.vocab_size = V;
+    c.d_model = 16;
+    c.n_layers = 2;
+    c.n_heads = 2;
+    c.n_kv_heads = 1;
+    c.head_dim = 8;
+    c.d_ff = 32;
+    c.max_seq = T;
+    c.bos_id = c.eos_id = 1;
+    rl_model *m = rl_model_new(&c, 1);
+    cr_assert_not_null(m, "%s", rl_error());
+    ref_randomize(m, seed, sd);
+    return m;
+}
 
 char *tt_make_data(const char *dir, const char *name, int vocab, uint64_t seed) {
     static const char *words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away", "from",

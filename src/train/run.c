@@ -269,6 +269,13 @@ int rl_train_run(const rl_train_config *cfg, const char *out_dir, const rl_train
         if ((r.c.ckpt_every > 0 && done_steps % r.c.ckpt_every == 0) || last)
             if (save(&r, done_steps) != 0) goto done;
     }
+    if (start == r.c.steps) { /* a finished run: report its last logged values */
+        say(&r, "%s: the run is complete at step %lld (raise --steps to continue it)\n", r.out, (long long)start);
+        for (int64_t i = 0; i < r.log.n; i++) {
+            loss = r.log.r[i].loss;
+            if (!isnan(r.log.r[i].val_loss)) last_val = r.log.r[i].val_loss;
+        }
+    }
     if (res) {
         memset(res, 0, sizeof *res);
         res->start_step = start;

@@ -207,10 +207,10 @@ Test(train_run, resume_after_timed_kills_is_bit_identical) {
         double delay = full * (0.05 + 0.25 * rl_rng_uniform(&r));
         const char *bin = getenv("ROPELAB_BIN");
         if (fresh)
-            snprintf(args, sizeof args, "rm -rf '%s'; ROPELAB_QUIET=1 timeout -s KILL %.3f '%s' train --data '%s' --out '%s' %s", run,
+            snprintf(args, sizeof args, "rm -rf '%s'; ROPELAB_QUIET=1 timeout -s KILL %.3f '%s' train --data '%s' --out '%s' %s; exit $?", run,
                      delay, bin, data, run, cfg);
         else
-            snprintf(args, sizeof args, "ROPELAB_QUIET=1 timeout -s KILL %.3f '%s' train --resume '%s'", delay, bin, run);
+            snprintf(args, sizeof args, "ROPELAB_QUIET=1 timeout -s KILL %.3f '%s' train --resume '%s'; exit $?", delay, bin, run);
         int rc = rt_sh(args, &out);
         cr_assert(rc == 0 || rc == 137, "attempt %d: exit %d: %s", attempt, rc, out);
         free(out);

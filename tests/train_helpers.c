@@ -65,7 +65,9 @@ int tt_tool(const char *env, const char *args, char **out) {
     const char *bin = getenv("ROPELAB_BIN");
     size_t n = strlen(args) + 8192;
     char *cmd = malloc(n);
-    snprintf(cmd, n, "%s ROPELAB_QUIET=1 '%s' %s", env ? env : "", bin && *bin ? bin : "./ropelab", args);
+    /* "; exit $?": the tool is not the subshell's last command, so a SIGKILL is reported (as
+     * "Killed") inside the captured output rather than on the test runner's terminal */
+    snprintf(cmd, n, "%s ROPELAB_QUIET=1 '%s' %s; exit $?", env ? env : "", bin && *bin ? bin : "./ropelab", args);
     int rc = rt_sh(cmd, out);
     free(cmd);
     return rc;

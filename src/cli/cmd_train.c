@@ -17,6 +17,7 @@ typedef struct {
     char name[64];   /* flag name (dashes) */
     char key[64];    /* JSON key ("" for --mlp, which picks d_ff or mlp by its value) */
     char help[200];
+    const char *metavar;
     int string_only; /* the value is always a string (the data folder) */
     const char *val;
 } key_flag;
@@ -33,13 +34,14 @@ static void dashed(char *out, size_t n, const char *key) {
         if (*p == '_') *p = '-';
 }
 
-static int add_flag(key_flag *f, int *n, const char *name, const char *key, const char *help) {
+static int add_flag(key_flag *f, int *n, const char *name, const char *key, const char *help, const char *metavar) {
     if (*n >= MAX_FLAGS) return -1;
     key_flag *k = &f[(*n)++];
     memset(k, 0, sizeof *k);
     snprintf(k->name, sizeof k->name, "%s", name);
     snprintf(k->key, sizeof k->key, "%s", key);
     snprintf(k->help, sizeof k->help, "%s", help);
+    k->metavar = metavar;
     return 0;
 }
 
@@ -52,7 +54,8 @@ static int build_flags(key_flag *f, int *n) {
     char name[64], help[200];
     for (int i = 0; i < nt; i++) {
         dashed(name, sizeof name, tk[i].key);
-        if (add_flag(f, n, name, tk[i].key, tk[i].help) != 0) return -1;
+        static const char *mv[] = {"N", "X", "BOOL", "DIR"}; /* by rl_train_key_type */
+        if (add_flag(f, n, name, tk[i].key, tk[i].help, mv[tk[i].type]) != 0) return -1;
         f[*n - 1].string_only = tk[i].type == RL_TKEY_STR;
     }
     rl_model_config d;
@@ -64,7 +67,8 @@ static int build_flags(key_flag *f, int *n) {
     const cJSON *v;
     cJSON_ArrayForEach(v, o) {
         if (strcmp(v->string, "mlp") == 0) {
-            if (add_flag(f, n, "mlp", "", "MLP width d_ff (an integer, default 1024) or kind: geglu, swiglu") != 0) break;
+            if (add_flag(f, n, "mlp", "", "MLP width d_ff (an integer, default 1024) or kind: geglu, swiglu", "F|KIND") != 0)
+                break;
             continue;
         }
         char *dv = cJSON_PrintUnformatted(v);
@@ -76,13 +80,19 @@ static int build_flags(key_flag *f, int *n) {
         else
             snprintf(help, sizeof help, "model key (docs/model.md), reference %.120s", dv ? dv : "?");
         free(dv);
-        if (add_flag(f, n, name, v->string, help) != 0) break;
+        int integral = cJSON_IsNumber(v) && v->valuedouble == (double)(int64_t)v->valuedouble;
+        const char *mv = integral ? "N" : cJSON_IsNumber(v) ? "X" : cJSON_IsBool(v) ? "BOOL" : cJSON_IsArray(v) ? "JSON" : "S";
+        if (strcmp(v->string, "pe") == 0) mv = "SPEC";
+        if (add_flag(f, n, name, v->string, help, mv) != 0) break;
     }
     cJSON_Delete(o);
     for (size_t i = 0; i < RL_ARRAY_LEN(aliases); i++) {
         dashed(name, sizeof name, aliases[i].key);
         snprintf(help, sizeof help, "= --%s", name);
-        if (add_flag(f, n, aliases[i].flag, aliases[i].key, help) != 0) return -1;
+        const char *mv = "N";
+        for (int j = 0; j < *n; j++)
+            if (strcmp(f[j].key, aliases[i].key) == 0) mv = f[j].metavar;
+        if (add_flag(f, n, aliases[i].flag, aliases[i].key, help, mv) != 0) return -1;
     }
     return *n < MAX_FLAGS ? 0 : -1;
 }
@@ -142,7 +152,7 @@ int cmd_train(int argc, char **argv) {
     int print_config = 0;
     cli_opt opts[MAX_FLAGS + 4];
     for (int i = 0; i < nk; i++) {
-        cli_opt o = {kf[i].name, CLI_STR, &kf[i].val, "V", kf[i].help, 0};
+        cli_opt o = {kf[i].name, CLI_STR, &kf[i].val, kf[i].metavar, kf[i].help, 0};
         opts[i] = o;
     }
     cli_opt fixed[] = {

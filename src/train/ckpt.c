@@ -222,9 +222,12 @@ static int prune(const char *out_dir, int keep, int64_t linked) {
         int newer = 0; /* checkpoints newer than this one */
         for (int j = 0; j < n; j++) newer += steps[j] > steps[i];
         if (newer >= keep && steps[i] != linked) {
-            char p[4200];
+            /* renamed to .partial first, so that a kill half-way through the removal leaves a
+             * folder the next resume removes, never a ckpt-NNNNNNN that looks complete */
+            char p[4200], q[4300];
             snprintf(p, sizeof p, "%s/ckpt-%07lld", out_dir, (long long)steps[i]);
-            if (rm_tree(p) != 0) rc = -1;
+            snprintf(q, sizeof q, "%s.partial", p);
+            if (rm_tree(q) != 0 || rename(p, q) != 0 || rm_tree(q) != 0) rc = -1;
         }
     }
     free(steps);

@@ -227,7 +227,9 @@ static int prune(const char *out_dir, int keep, int64_t linked) {
             char p[4200], q[4300];
             snprintf(p, sizeof p, "%s/ckpt-%07lld", out_dir, (long long)steps[i]);
             snprintf(q, sizeof q, "%s.partial", p);
-            if (rm_tree(q) != 0 || rename(p, q) != 0 || rm_tree(q) != 0) rc = -1;
+            if (rm_tree(q) != 0) rc = -1;
+            else if (rename(p, q) != 0) rc = rl_fail("%s: cannot rename for removal: %s", p, strerror(errno));
+            else if (rm_tree(q) != 0) rc = -1;
         }
     }
     free(steps);

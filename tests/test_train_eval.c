@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,15 @@ Test(train_eval, protocol_matches_naive_computation) {
     cr_assert_eq(rl_shard_open(&s, path, V), 0);
     cr_assert_eq(rl_eval_context(m, &s, 16, 0, 0, &b2), 0);
     cr_assert(a.loss != b2.loss, "the last whole window was not read");
+    /* many windows run one per thread, each inference single-threaded: bit-identical to 1 thread */
+    int threads = omp_get_max_threads();
+    rl_eval_point one, two;
+    omp_set_num_threads(1);
+    cr_assert_eq(rl_eval_context(m, &s, 4, 0, 0, &one), 0);
+    omp_set_num_threads(2);
+    cr_assert_eq(rl_eval_context(m, &s, 4, 0, 0, &two), 0);
+    omp_set_num_threads(threads);
+    cr_assert(one.loss == two.loss, "%.17g vs %.17g", one.loss, two.loss);
     /* errors: a context longer than the tokens read */
     cr_assert_neq(rl_eval_context(m, &s, 300, 0, 0, &p), 0);
     cr_assert(strstr(rl_error(), "context 300 needs windows of 301 tokens") && strstr(rl_error(), "val.bin"), "%s", rl_error());

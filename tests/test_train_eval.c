@@ -239,6 +239,13 @@ Test(train_eval, plan_with_overrides_and_reports) {
     snprintf(want, sizeof want, "31\n%d\n\"rope:theta=10000\",0,softmax,4,1,300,60,240,", nb + 1);
     cr_assert(strncmp(lines, want, strlen(want)) == 0, "%s\nvs\n%s", lines, want);
     free(lines);
+    /* figures: one gnuplot block per variant (6), the images rendered */
+    cr_assert_eq(rl_eval_report_figures(&r, out), 0, "%s", rl_error());
+    snprintf(cmd, sizeof cmd, "cd '%s' && ls eval_context.png eval_context.svg eval_positions.png eval_positions.svg | wc -l; "
+             "grep -c '^$' eval_context.csv; grep -c '^256,' eval_positions.csv", out);
+    rt_sh(cmd, &lines);
+    cr_assert_str_eq(lines, "4\n10\n0\n", "%s", lines); /* 5 double blank lines; buckets end at 64 */
+    free(lines);
     rl_eval_report_free(&r);
     /* a bad override is an error naming it */
     const char *badpe[] = {"rope:theta=0"};

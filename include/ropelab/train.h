@@ -244,6 +244,10 @@ char *rl_eval_report_json(const rl_eval_report *r);
 /* Writes DIR/eval.json, DIR/eval.csv (one row per encoding and context) and DIR/buckets.csv (one
  * row per encoding, context and position bucket), each atomically; creates DIR. */
 int rl_eval_report_write(const rl_eval_report *r, const char *dir);
+/* Figures in DIR (rl_figure): eval_context.{png,svg} (loss against context, one line per encoding
+ * and softmax) and eval_positions.{png,svg} (mean loss per position bucket at the longest context),
+ * with their data eval_context.csv / eval_positions.csv (gnuplot blocks, one per variant). */
+int rl_eval_report_figures(const rl_eval_report *r, const char *dir);
 
 #ifdef __cplusplus
 }

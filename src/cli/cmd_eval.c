@@ -12,12 +12,11 @@
 static void print_table(const rl_eval_report *r) {
     printf("checkpoint %s (training context %d), data %s, %s\n", r->checkpoint, r->train_context, r->data,
            r->max_tokens > 0 ? "first --max-tokens of the validation split" : "whole validation split");
-    printf("%-36s %-14s %8s %8s %12s %9s %10s\n", "encoding", "softmax", "context", "windows", "predictions", "loss",
-           "ppl");
+    printf("%8s %8s %12s %9s %10s  %-14s %s\n", "context", "windows", "predictions", "loss", "ppl", "softmax", "encoding");
     for (int i = 0; i < r->n_rows; i++) {
         const rl_eval_row *w = &r->rows[i];
-        printf("%-36s %-14s %8d %8lld %12lld %9.4f %10.3f\n", w->pe, w->softmax, w->pt.context, (long long)w->pt.windows,
-               (long long)w->pt.predictions, w->pt.loss, w->pt.ppl);
+        printf("%8d %8lld %12lld %9.4f %10.3f  %-14s %s\n", w->pt.context, (long long)w->pt.windows,
+               (long long)w->pt.predictions, w->pt.loss, w->pt.ppl, w->softmax, w->pe);
     }
     printf("\nmean loss by position bucket [lo, hi):\n");
     for (int i = 0; i < r->n_rows; i++) {
@@ -43,7 +42,7 @@ int cmd_eval(int argc, char **argv) {
         {"max-tokens", CLI_INT, &max_tokens, "M", "read only the first M validation tokens (default: all)", 0},
         {"threads", CLI_INT, &threads, "N", "OpenMP threads (default: OpenMP's)", 0},
         {"json", CLI_FLAG, &json, NULL, "print the report as JSON on stdout", 0},
-        {"out", CLI_STR, &out, "DIR", "write DIR/eval.json, DIR/eval.csv, DIR/buckets.csv", 0},
+        {"out", CLI_STR, &out, "DIR", "write DIR/eval.json, eval.csv, buckets.csv and the figures eval_context, eval_positions", 0},
     };
     cli_spec spec = {
         "ropelab eval CHECKPOINT --data DIR [--context N...] [--pe SPEC...] [--softmax KIND...] [--max-tokens M]\n"
@@ -97,6 +96,8 @@ int cmd_eval(int argc, char **argv) {
             rc = cli_report("eval");
         } else {
             if (out && rl_eval_report_write(&r, out) != 0) rc = cli_report("eval");
+            if (out && rc == 0 && rl_eval_report_figures(&r, out) != 0)
+                fprintf(stderr, "ropelab eval: warning: %s (no figures)\n", rl_error());
             if (json) {
                 char *s = rl_eval_report_json(&r);
                 if (s) printf("%s\n", s);
@@ -104,7 +105,9 @@ int cmd_eval(int argc, char **argv) {
                 free(s);
             } else {
                 print_table(&r);
-                if (out && rc == 0) printf("\nwrote %s/eval.json, %s/eval.csv, %s/buckets.csv\n", out, out, out);
+                if (out && rc == 0)
+                    printf("\nwrote %s/eval.json, %s/eval.csv, %s/buckets.csv, %s/eval_context.png, %s/eval_positions.png\n", out,
+                           out, out, out, out);
             }
             rl_eval_report_free(&r);
         }

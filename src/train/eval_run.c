@@ -1,6 +1,7 @@
 /* `ropelab eval` as a library call: a checkpoint, encoding variants x contexts, JSON and CSV reports. */
 #include "internal.h"
 #include "ropelab/formats.h"
+#include "ropelab/report.h"
 #include "ropelab/util.h"
 
 #include <cjson/cJSON.h>
@@ -227,4 +228,76 @@ int rl_eval_report_write(const rl_eval_report *r, const char *dir) {
         }
     }
     return rl_afile_commit(&f);
+}
+
+/* ---- figures ---------------------------------------------------------------------------------- */
+
+/* Rows of one variant (encoding + softmax) are consecutive: [first, first + n). */
+static int variant_end(const rl_eval_report *r, int first) {
+    int i = first;
+    while (i < r->n_rows && strcmp(r->rows[i].pe, r->rows[first].pe) == 0 &&
+           strcmp(r->rows[i].softmax, r->rows[first].softmax) == 0 && r->rows[i].overridden == r->rows[first].overridden)
+        i++;
+    return i;
+}
+
+static int write_blocks(const rl_eval_report *r, const char *dir, const char *name, int positions) {
+    char p[4200];
+    rl_afile f;
+    rl_path(p, sizeof p, "%s/%s.csv", dir, name);
+    if (rl_afile_open(&f, p) != 0) return -1;
+    for (int a = 0; a < r->n_rows; a = variant_end(r, a)) {
+        int b = variant_end(r, a);
+        if (a) fputs("\n\n", f.fp); /* gnuplot: a new index */
+        if (!positions) {
+            for (int i = a; i < b; i++) fprintf(f.fp, "%d,%.9g\n", r->rows[i].pt.context, r->rows[i].pt.loss);
+            continue;
+        }
+        int longest = a; /* the longest context of the variant */
+        for (int i = a; i < b; i++)
+            if (r->rows[i].pt.context > r->rows[longest].pt.context) longest = i;
+        const rl_eval_point *pt = &r->rows[longest].pt;
+        for (int k = 0; k < pt->n_buckets; k++) fprintf(f.fp, "%lld,%.9g\n", (long long)pt->bucket_hi[k], pt->bucket_loss[k]);
+    }
+    return rl_afile_commit(&f);
+}
+
+int rl_eval_report_figures(const rl_eval_report *r, const char *dir) {
+    if (r->n_rows == 0) return 0;
+    if (rl_mkdirs(dir) != 0 || write_blocks(r, dir, "eval_context", 0) != 0 || write_blocks(r, dir, "eval_positions", 1) != 0)
+        return -1;
+    for (int fig = 0; fig < 2; fig++) {
+        size_t cap = 4096 + (size_t)r->n_rows * 4600;
+        char *body = rl_malloc(cap, "figure script");
+        if (!body) return -1;
+        int k = 0, longest = 0;
+        for (int i = 0; i < r->n_rows; i++) longest = RL_MAX(longest, r->rows[i].pt.context);
+        if (fig == 0)
+            k = snprintf(body, cap,
+                         "set logscale x 2\nset xlabel \"evaluation context (tokens; trained at %d)\"\n"
+                         "set ylabel \"validation loss (nats per token)\"\nset grid\nset key below\n"
+                         "set title \"loss against context (consecutive windows, positions from 0)\"\nplot ",
+                         r->train_context);
+        else
+            k = snprintf(body, cap,
+                         "set logscale x 2\nset xlabel \"position bucket (upper end, tokens; trained at %d)\"\n"
+                         "set ylabel \"mean loss in the bucket (nats)\"\nset grid\nset key below\n"
+                         "set title \"loss by position at each variant's longest context (%d)\"\nplot ",
+                         r->train_context, longest);
+        int idx = 0;
+        for (int a = 0; a < r->n_rows; a = variant_end(r, a), idx++) {
+            char title[2200], esc[4500];
+            /* long canonical specs (every yarn parameter) are cut: the CSV files have them whole */
+            snprintf(title, sizeof title, "%.48s%s%s, %s", r->rows[a].pe, strlen(r->rows[a].pe) > 48 ? "..." : "",
+                     r->rows[a].overridden ? " (override)" : "", r->rows[a].softmax);
+            rl_gp_escape(esc, sizeof esc, title);
+            k += snprintf(body + k, cap - (size_t)k, "%s'%s.csv' index %d using 1:2 with linespoints lw 2 title \"%s\" noenhanced",
+                          idx ? ", \\\n     " : "", fig ? "eval_positions" : "eval_context", idx, esc);
+        }
+        snprintf(body + k, cap - (size_t)k, "\n");
+        int rc = rl_figure(dir, fig ? "eval_positions" : "eval_context", body, NULL);
+        free(body);
+        if (rc != 0) return -1;
+    }
+    return 0;
 }

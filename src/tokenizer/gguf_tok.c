@@ -190,8 +190,9 @@ int rl_tok_to_gguf(const rl_tokenizer *t, rl_tok_gguf *g) {
         ((int32_t *)g->token_types)[i] = t->type[i];
         if (!gpt2) ((float *)g->scores)[i] = t->score[i];
         /* GGUF looks tokens (and merge parts) up by text: two ids with one text cannot be told apart */
-        int other = tk_find_text(t, tk_text(t, i, &len), len);
-        if (other != i && t->type[i] != RL_TOKT_UNUSED) {
+        const char *own = tk_text(t, i, &len);
+        int other = tk_find_text(t, own, len);
+        if (other >= 0 && other != i && t->type[i] != RL_TOKT_UNUSED) {
             rl_fail("%s: tokens %d and %d have the same text, which a GGUF vocabulary cannot tell apart", t->source,
                     other, i);
             goto fail;

@@ -378,3 +378,64 @@ Test(loaders_export, gguf_llama2c_tokenizer) {
     cr_assert(hf_round_trip(S.model, RL_DT_F32, NULL) <= RT_TOL, "stories260K through HF");
     rl_loaded_free(&S);
 }
+
+/* ---- the CLI -------------------------------------------------------------------------------- */
+
+/* `ropelab export` of a ropelab checkpoint folder (weights + tokenizer.bin) to both formats. */
+Test(loaders_export, cli) {
+    const char *docs[] = {"one two three four five six seven eight nine ten eleven twelve"};
+    size_t lens[] = {strlen(docs[0])};
+    rl_tokenizer *bpe = rl_bpe_train(docs, lens, 1, 262, 0);
+    cr_assert_not_null(bpe, "%s", rl_error());
+    rl_model_config c;
+    rl_model *t = lt_model("gemma", "prope:p=0.5,theta=100", 200, 1);
+    c = t->cfg;
+    rl_model_free(t);
+    c.vocab_size = 262;
+    rl_model *m = rl_model_new(&c, 1);
+    ref_randomize(m, 200, 0.35);
+    char *dir = rt_tmpdir(), ck[4200], p[4400], args[9000], *out;
+    snprintf(ck, sizeof ck, "%s/ckpt", dir);
+    cr_assert_eq(rl_mkdirs(ck), 0);
+    cr_assert_eq(rl_hf_save(ck, m, NULL, RL_DT_F32), 0, "%s", rl_error());
+    snprintf(p, sizeof p, "%s/tokenizer.bin", ck);
+    cr_assert_eq(rl_tok_save(bpe, p), 0, "%s", rl_error());
+    /* to a Hugging Face folder in BF16: the tokenizer file comes along */
+    snprintf(args, sizeof args, "export '%s' --hf '%s/hf' --dtype bf16", ck, dir);
+    cr_assert_eq(rt_run_tool(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "wrote") && strstr(out, "bf16"), "%s", out);
+    free(out);
+    snprintf(p, sizeof p, "%s/hf", dir);
+    rl_loaded L;
+    cr_assert_eq(rl_load_model(p, NULL, &L), 0, "%s", rl_error());
+    cr_assert_not_null(L.tok, "tokenizer.bin copied into the export");
+    lt_round_weights(m, RL_DT_BF16);
+    cr_assert(lt_logit_diff_models(L.model, m, 10) <= RT_TOL);
+    rl_loaded_free(&L);
+    /* to GGUF in Q8_0, with the vocabulary: p-RoPE becomes llama.cpp partial rotary */
+    snprintf(args, sizeof args, "export '%s' --gguf '%s/m.gguf' --dtype q8_0", ck, dir);
+    cr_assert_eq(rt_run_tool(args, &out), 0, "%s", out);
+    free(out);
+    snprintf(p, sizeof p, "%s/m.gguf", dir);
+    cr_assert_eq(rl_load_model(p, NULL, &L), 0, "%s", rl_error());
+    cr_assert_eq(L.model->cfg.pe[0].kind, RL_PE_PARTIAL);
+    cr_assert_not_null(L.tok);
+    same_encoding(bpe, L.tok);
+    rl_loaded_free(&L);
+    /* usage and runtime errors */
+    snprintf(args, sizeof args, "export '%s' --hf '%s/x' --dtype q8_0", ck, dir);
+    cr_assert_eq(rt_run_tool(args, &out), 2, "%s", out);
+    cr_assert(strstr(out, "q8_0 is GGUF only"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "export '%s' --hf a --gguf b", ck);
+    cr_assert_eq(rt_run_tool(args, &out), 2, "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "export '%s/missing' --hf '%s/x'", dir, dir);
+    cr_assert_eq(rt_run_tool(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "missing") && strstr(out, "No such file"), "%s", out);
+    free(out);
+    rl_tok_free(bpe);
+    rl_model_free(m);
+    rt_rmtree(dir);
+    free(dir);
+}

@@ -149,13 +149,13 @@ static void gguf_name(const char *hf, int sandwich, char *out) {
     else {
         cr_assert(sscanf(hf, "model.layers.%d.%n", &l, &n) == 1 && n > 0, "%s", hf);
         const char *r = hf + n, *g = NULL;
-        char part[64];
+        char part[64], q[2];
         if (strcmp(r, "input_layernorm.weight") == 0) g = "attn_norm.weight";
         else if (strcmp(r, "post_attention_layernorm.weight") == 0) g = sandwich ? "post_attention_norm.weight" : "ffn_norm.weight";
         else if (strcmp(r, "pre_feedforward_layernorm.weight") == 0) g = "ffn_norm.weight";
         else if (strcmp(r, "post_feedforward_layernorm.weight") == 0) g = "post_ffw_norm.weight";
-        else if (sscanf(r, "self_attn.%1[qkv]_proj.%63s", part, part + 2) == 2) {
-            snprintf(out, 128, "blk.%d.attn_%c.%s", l, part[0], part + 2);
+        else if (sscanf(r, "self_attn.%1[qkv]_proj.%63s", q, part) == 2) {
+            snprintf(out, 128, "blk.%d.attn_%c.%s", l, q[0], part);
             return;
         } else if (strncmp(r, "self_attn.o_proj.", 17) == 0) {
             snprintf(out, 128, "blk.%d.attn_output.%s", l, r + 17);

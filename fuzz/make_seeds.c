@@ -82,6 +82,51 @@ int main(int argc, char **argv) {
     const char *ix = "{\"metadata\":{\"total_size\":100},\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\","
                      "\"b\":\"model-00002-of-00002.safetensors\",\"c\":\"model-00001-of-00002.safetensors\"}}";
     if (put(dir, "st_index", "seed1", ix, strlen(ix))) goto fail;
+    /* Hugging Face config.json files (the model loaders' fuzz target) */
+    const char *cfgs[] = {
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":19,\"hidden_size\":16,\"intermediate_size\":20,"
+        "\"num_hidden_layers\":3,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":8,\"rope_theta\":100,"
+        "\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8,\"original_max_position_embeddings\":16}}",
+        "{\"architectures\":[\"Gemma2ForCausalLM\"],\"vocab_size\":19,\"hidden_size\":16,\"intermediate_size\":20,"
+        "\"num_hidden_layers\":4,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":8,\"sliding_window\":3,"
+        "\"layer_types\":[\"sliding_attention\",\"full_attention\",\"sliding_attention\",\"full_attention\"],"
+        "\"rope_parameters\":{\"sliding_attention\":{\"rope_type\":\"default\",\"rope_theta\":50},"
+        "\"full_attention\":{\"rope_type\":\"proportional\",\"rope_theta\":1000,\"partial_rotary_factor\":0.25}}}",
+        "{\"model_type\":\"qwen2\",\"vocab_size\":19,\"hidden_size\":32,\"intermediate_size\":20,\"num_hidden_layers\":3,"
+        "\"num_attention_heads\":4,\"use_sliding_window\":true,\"sliding_window\":3,\"max_window_layers\":1,"
+        "\"rope_scaling\":{\"type\":\"yarn\",\"factor\":4,\"original_max_position_embeddings\":4}}",
+        "{\"architectures\":[\"GPTNeoXForCausalLM\"],\"vocab_size\":19,\"hidden_size\":32,\"intermediate_size\":20,"
+        "\"num_hidden_layers\":3,\"num_attention_heads\":2,\"rotary_pct\":0.25,\"rotary_emb_base\":100,"
+        "\"hidden_act\":\"gelu_new\",\"use_parallel_residual\":false}",
+        "{\"architectures\":[\"GemmaForCausalLM\"],\"vocab_size\":19,\"hidden_size\":16,\"intermediate_size\":20,"
+        "\"num_hidden_layers\":4,\"num_attention_heads\":4,\"num_key_value_heads\":1,\"head_dim\":8,"
+        "\"rope_scaling\":{\"rope_type\":\"ropelab\",\"pe\":\"rope:theta=100;nope\"}}",
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "seed%zu", i);
+        if (put(dir, "hf_config", name, cfgs[i], strlen(cfgs[i]))) goto fail;
+    }
+    /* tokenizer.json files: byte-level (GPT-2 style) and sentencepiece-style BPE */
+    const char *tokjs[] = {
+        "{\"added_tokens\":[{\"id\":8,\"content\":\"<|endoftext|>\",\"special\":true}],\"normalizer\":null,"
+        "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true},"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{\"h\":0,\"e\":1,\"l\":2,\"o\":3,\"he\":4,\"ll\":5,\"\\u0120\":6,"
+        "\"\\u0120he\":7,\"<|endoftext|>\":8},\"merges\":[\"h e\",\"l l\",[\"\\u0120\",\"he\"]]}}",
+        "{\"added_tokens\":[{\"id\":0,\"content\":\"<unk>\",\"special\":true},{\"id\":1,\"content\":\"<s>\",\"special\":true}],"
+        "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"},"
+        "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\\u2581\"}]},\"pre_tokenizer\":null,"
+        "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"byte_fallback\":true,\"fuse_unk\":true,\"vocab\":{"
+        "\"<unk>\":0,\"<s>\":1,\"<0x41>\":2,\"<0x0A>\":3,\"\\u2581\":4,\"h\":5,\"i\":6,\"\\u2581h\":7,\"\\u2581hi\":8},"
+        "\"merges\":[\"\\u2581 h\",\"\\u2581h i\"]}}",
+        "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":false},"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"\\u2581\":3},\"merges\":[\"a b\"]}}",
+    };
+    for (size_t i = 0; i < sizeof tokjs / sizeof tokjs[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "seed%zu", i);
+        if (put(dir, "tokenizer_json", name, tokjs[i], strlen(tokjs[i]))) goto fail;
+    }
     remove(tmp);
     if (rl_path(tmp, sizeof tmp, "%s/tmp.safetensors", dir) == 0) remove(tmp);
     return 0;

@@ -51,6 +51,10 @@ Test(loaders_bad, config_json) {
     config_case(m, "{\"vocab_size\": 19}", "architectures", "model_type");
     config_case(m, "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 19, \"intermediate_size\": 20,"
                    " \"num_hidden_layers\": 3, \"num_attention_heads\": 4}", "key hidden_size is missing", NULL);
+    /* found by the fuzzer: an object where a size belongs once crashed the message formatting */
+    config_case(m, "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 19, \"hidden_size\": 16,"
+                   " \"intermediate_size\": 20, \"num_hidden_layers\": 3, \"num_attention_heads\": {\"factor\": 8}}",
+                "key num_attention_heads", "expected an integer");
     snprintf(buf, sizeof buf, LLAMA_CFG, ", \"max_position_embeddings\": \"64\"");
     config_case(m, buf, "key max_position_embeddings", "expected an integer");
     snprintf(buf, sizeof buf, LLAMA_CFG, ", \"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 2}");

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,18 @@ typedef struct {
     rl_arch arch;
 } ctx;
 
-/* Fails with "SOURCE: key [PFX.]KEY: <fmt with v>". */
-static int bad_in(const ctx *x, const char *pfx, const char *key, const char *fmt, double v) {
-    char what[200];
-    snprintf(what, sizeof what, fmt, v);
+/* Fails with "SOURCE: key [PFX.]KEY: <what>". */
+static int bad_in(const ctx *x, const char *pfx, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int bad_in(const ctx *x, const char *pfx, const char *key, const char *fmt, ...) {
+    char what[240];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     return rl_fail("%s: key %s%s%s: %s", x->src, pfx ? pfx : "", pfx ? "." : "", key, what);
 }
-static int bad(const ctx *x, const char *key, const char *fmt, double v) { return bad_in(x, NULL, key, fmt, v); }
+#define bad(x, key, ...) bad_in(x, NULL, key, __VA_ARGS__)
 
 /* A key that is absent or JSON null. */
 static const cJSON *item(const cJSON *o, const char *key) {
@@ -39,11 +45,9 @@ static int get_int(const ctx *x, const cJSON *o, const char *pfx, const char *ke
         *out = dflt;
         return 0;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) return bad_in(x, pfx, key, "expected an integer%.0s", 0);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) return bad_in(x, pfx, key, "expected an integer");
     if (v->valuedouble < lo || v->valuedouble > hi) {
-        char f[96];
-        snprintf(f, sizeof f, "%%.17g is outside [%d, %d]", lo, hi);
-        return bad_in(x, pfx, key, f, v->valuedouble);
+        return bad_in(x, pfx, key, "%.17g is outside [%d, %d]", v->valuedouble, lo, hi);
     }
     *out = (int)v->valuedouble;
     return 0;
@@ -55,7 +59,7 @@ static int get_num(const ctx *x, const cJSON *o, const char *pfx, const char *ke
         *out = dflt;
         return 0;
     }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return bad_in(x, pfx, key, "expected a finite number%.0s", 0);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return bad_in(x, pfx, key, "expected a finite number");
     *out = v->valuedouble;
     return 0;
 }
@@ -66,7 +70,7 @@ static int get_bool(const ctx *x, const cJSON *o, const char *pfx, const char *k
         *out = dflt;
         return 0;
     }
-    if (!cJSON_IsBool(v)) return bad_in(x, pfx, key, "expected true or false%.0s", 0);
+    if (!cJSON_IsBool(v)) return bad_in(x, pfx, key, "expected true or false");
     *out = cJSON_IsTrue(v);
     return 0;
 }
@@ -97,7 +101,7 @@ static int get_token_id(const ctx *x, const char *key, int dflt, int vocab, int 
     if (cJSON_IsArray(v)) v = cJSON_GetArraySize(v) ? cJSON_GetArrayItem(v, 0) : NULL;
     int id = dflt;
     if (v) {
-        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) return bad(x, key, "expected a token id%.0s", 0);
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) return bad(x, key, "expected a token id");
         id = v->valuedouble >= 0 && v->valuedouble < vocab ? (int)v->valuedouble : -1;
     }
     *out = id >= 0 && id < vocab ? id : -1;
@@ -303,18 +307,18 @@ static int parse(ctx *x, rl_model_config *c) {
         need_int(x, "num_hidden_layers", &c->n_layers) || need_int(x, "num_attention_heads", &c->n_heads) ||
         need_int(x, "intermediate_size", &c->d_ff))
         return -1;
-    if (c->n_layers > RL_MAX_LAYERS) return bad(x, "num_hidden_layers", "%.0f layers: ropelab supports up to 256", c->n_layers);
+    if (c->n_layers > RL_MAX_LAYERS) return bad(x, "num_hidden_layers", "%d layers: ropelab supports up to %d", c->n_layers, RL_MAX_LAYERS);
     /* class defaults when the key is absent; null means "= num_attention_heads" */
     int kv_default = a == RL_ARCH_MISTRAL ? 8 : a == RL_ARCH_QWEN2 ? 32 : a == RL_ARCH_GEMMA ? 16 : a == RL_ARCH_GEMMA2 ? 4 : c->n_heads;
     if (get_int(x, r, NULL, "num_key_value_heads", cJSON_GetObjectItemCaseSensitive(r, "num_key_value_heads") ? c->n_heads : kv_default, 1,
                 1 << 30, &c->n_kv_heads))
         return -1;
     if (neox && c->n_kv_heads != c->n_heads)
-        return bad(x, "num_key_value_heads", "%.0f: GPT-NeoX has no grouped-query attention", c->n_kv_heads);
+        return bad(x, "num_key_value_heads", "%d: GPT-NeoX has no grouped-query attention", c->n_kv_heads);
     /* head_dim: Gemma's classes default to 256 when the key is absent; null / others: D / H */
     int hd_default = gemma && !cJSON_GetObjectItemCaseSensitive(r, "head_dim") ? 256 : c->d_model / c->n_heads;
     if (get_int(x, r, NULL, "head_dim", hd_default, 1, 1 << 20, &c->head_dim)) return -1;
-    if (c->head_dim < 1) return bad(x, "hidden_size", "%.0f is smaller than num_attention_heads", c->d_model);
+    if (c->head_dim < 1) return bad(x, "hidden_size", "%d is smaller than num_attention_heads", c->d_model);
     int max_pos, dflt_pos = a == RL_ARCH_MISTRAL ? 131072 : a == RL_ARCH_QWEN2 ? 32768 : gemma ? 8192 : 2048;
     if (get_int(x, r, NULL, "max_position_embeddings", dflt_pos, 1, 1 << 30, &max_pos)) return -1;
     c->max_seq = RL_MIN(max_pos, 8192); /* only sizes the rotation tables; longer sequences still work */

@@ -12,6 +12,16 @@ static int put(const char *dir, const char *target, const char *name, const void
     return rl_write_atomic(p, data, n);
 }
 
+/* Writes texts[0..n) as DIR/target/seed0, seed1, ... */
+static int put_all(const char *dir, const char *target, const char *const *texts, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "seed%zu", i);
+        if (put(dir, target, name, texts[i], strlen(texts[i]))) return -1;
+    }
+    return 0;
+}
+
 static int copy(const char *dir, const char *target, const char *name, const char *src) {
     char *data;
     size_t n;
@@ -102,11 +112,7 @@ int main(int argc, char **argv) {
         "\"num_hidden_layers\":4,\"num_attention_heads\":4,\"num_key_value_heads\":1,\"head_dim\":8,"
         "\"rope_scaling\":{\"rope_type\":\"ropelab\",\"pe\":\"rope:theta=100;nope\"}}",
     };
-    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "seed%zu", i);
-        if (put(dir, "hf_config", name, cfgs[i], strlen(cfgs[i]))) goto fail;
-    }
+    if (put_all(dir, "hf_config", cfgs, sizeof cfgs / sizeof cfgs[0])) goto fail;
     /* tokenizer.json files: byte-level (GPT-2 style) and sentencepiece-style BPE */
     const char *tokjs[] = {
         "{\"added_tokens\":[{\"id\":8,\"content\":\"<|endoftext|>\",\"special\":true}],\"normalizer\":null,"
@@ -122,11 +128,7 @@ int main(int argc, char **argv) {
         "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":false},"
         "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"\\u2581\":3},\"merges\":[\"a b\"]}}",
     };
-    for (size_t i = 0; i < sizeof tokjs / sizeof tokjs[0]; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "seed%zu", i);
-        if (put(dir, "tokenizer_json", name, tokjs[i], strlen(tokjs[i]))) goto fail;
-    }
+    if (put_all(dir, "tokenizer_json", tokjs, sizeof tokjs / sizeof tokjs[0])) goto fail;
     remove(tmp);
     if (rl_path(tmp, sizeof tmp, "%s/tmp.safetensors", dir) == 0) remove(tmp);
     return 0;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-rl_model *lt_model(const char *arch, const char *pe, uint64_t seed, int wide) {
+rl_model_config lt_config(const char *arch, const char *pe, int wide) {
     rl_model_config c;
     cr_assert_eq(rl_model_config_preset(&c, arch), 0, "%s", rl_error());
     c.vocab_size = 19;
@@ -45,10 +45,63 @@ rl_model *lt_model(const char *arch, const char *pe, uint64_t seed, int wide) {
     default: break;
     }
     cr_assert_eq(rl_model_config_set_pe(&c, pe ? pe : dflt), 0, "%s", rl_error());
-    rl_model *m = rl_model_new(&c, 1);
-    cr_assert(m, "%s: %s", arch, rl_error());
+    return c;
+}
+
+rl_model *lt_random(const rl_model_config *c, uint64_t seed) {
+    rl_model *m = rl_model_new(c, 1);
+    cr_assert(m, "%s: %s", rl_arch_name(c->arch), rl_error());
     ref_randomize(m, seed, 0.35);
     return m;
+}
+
+rl_model *lt_model(const char *arch, const char *pe, uint64_t seed, int wide) {
+    rl_model_config c = lt_config(arch, pe, wide);
+    return lt_random(&c, seed);
+}
+
+rl_model *lt_reconfig(rl_model *m, const rl_model_config *c) {
+    rl_model *n = rl_model_new(c, 1);
+    cr_assert(n, "%s", rl_error());
+    cr_assert_eq(n->n_params, m->n_params, "lt_reconfig: the parameter tables differ");
+    memcpy(n->params, m->params, m->n_params * sizeof(float));
+    rl_model_free(m);
+    return n;
+}
+
+void lt_write_l2c_tokenizer(const char *path, const char *const *texts, int n) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    int32_t maxlen = 0;
+    for (int i = 0; i < n; i++) maxlen = RL_MAX(maxlen, (int32_t)strlen(texts[i]));
+    fwrite(&maxlen, 4, 1, f);
+    for (int i = 0; i < n; i++) {
+        float score = (float)-i;
+        int32_t len = (int32_t)strlen(texts[i]);
+        fwrite(&score, 4, 1, f), fwrite(&len, 4, 1, f), fwrite(texts[i], 1, (size_t)len, f);
+    }
+    cr_assert_eq(fclose(f), 0);
+}
+
+void lt_gguf_rewrite(const char *src, const char *dst, const char *drop, const rl_meta_list *add) {
+    rl_tensors ts;
+    cr_assert_eq(rl_gguf_open(&ts, src), 0, "%s", rl_error());
+    rl_meta_list md = {0};
+    for (int i = 0; i < ts.meta.n; i++)
+        if (!drop || strcmp(ts.meta.m[i].key, drop) != 0) rl_meta_add_copy(&md, &ts.meta.m[i]);
+    for (int i = 0; add && i < add->n; i++) rl_meta_add_copy(&md, &add->m[i]);
+    rl_write_tensor *w = calloc((size_t)ts.n, sizeof *w);
+    int n = 0;
+    for (int i = 0; i < ts.n; i++) {
+        if (drop && strcmp(ts.t[i].name, drop) == 0) continue;
+        w[n] = (rl_write_tensor){ts.t[i].name, ts.t[i].dtype, ts.t[i].ndim, {0}, NULL, ts.t[i].data};
+        memcpy(w[n].shape, ts.t[i].shape, sizeof w[n].shape);
+        n++;
+    }
+    cr_assert_eq(rl_gguf_write(dst, w, n, &md), 0, "%s", rl_error());
+    free(w);
+    rl_meta_list_free(&md);
+    rl_tensors_free(&ts);
 }
 
 void lt_round_weights(rl_model *m, rl_dtype dt) {

@@ -12,6 +12,11 @@
  * the arch's fixture needs otherwise (see loaders_helpers.c); wide = 1: D 32, F 64 (rows of whole
  * Q8_0 blocks). */
 rl_model *lt_model(const char *arch, const char *pe, uint64_t seed, int wide);
+/* The fixture's config alone, and a randomised model of any config (same weight law). */
+rl_model_config lt_config(const char *arch, const char *pe, int wide);
+rl_model *lt_random(const rl_model_config *c, uint64_t seed);
+/* A model of config c with m's parameter values (the tables must have the same layout); frees m. */
+rl_model *lt_reconfig(rl_model *m, const rl_model_config *c);
 
 /* Rounds every weight of m to what `dt` stores (F16, BF16 or Q8_0 for 2-D tensors whose rows
  * are whole blocks), so a reference computed from m afterwards is exact for a file in that dtype. */
@@ -36,6 +41,13 @@ void lt_gguf_permute(float *dst, const float *src, int heads, int hd, int cols);
  * way convert_hf_to_gguf.py does: llama.cpp names and metadata keys, q/k rows permuted for llama,
  * (1 + w) baked into gemma norms, no output tensor when tied; 2-D weights in dt. */
 void lt_write_gguf(const char *path, const rl_model *m, const char *arch, rl_dtype dt);
+
+/* Writes a llama2.c tokenizer.bin of n tokens (score -i for token i). */
+void lt_write_l2c_tokenizer(const char *path, const char *const *texts, int n);
+
+/* Copies GGUF file src to dst, leaving out the metadata key or tensor named `drop` (NULL: none)
+ * and appending the entries of `add` (may be NULL). */
+void lt_gguf_rewrite(const char *src, const char *dst, const char *drop, const rl_meta_list *add);
 
 /* Writes a file with the given bytes. */
 void lt_write_file(const char *path, const char *text);

@@ -112,16 +112,12 @@ Test(loaders_export, hf_prope_is_proportional) {
 /* Per-layer encodings and other things no HF key expresses: rope_type "ropelab" (transformers
  * refuses it) plus a note, and ropelab_config restores the exact model. */
 Test(loaders_export, hf_per_layer_encodings) {
-    rl_model_config c;
-    rl_model *t = lt_model("gemma", NULL, 114, 0);
-    c = t->cfg;
-    rl_model_free(t);
+    rl_model_config c = lt_config("gemma", NULL, 0);
     c.n_layers = 4;
     cr_assert_eq(rl_model_config_set_pe(&c, "rope:theta=100;rope:theta=100;prope-rev:p=0.5,theta=100;nope"), 0);
     c.sliding_window = 3; /* Gemma (1) has no window key either */
     memset(c.sliding, 1, sizeof c.sliding);
-    rl_model *m = rl_model_new(&c, 1);
-    ref_randomize(m, 114, 0.35);
+    rl_model *m = lt_random(&c, 114);
     char *dir;
     cr_assert(hf_round_trip(m, RL_DT_F32, &dir) <= RT_TOL);
     cJSON *j = read_config(dir);
@@ -189,15 +185,9 @@ Test(loaders_export, gguf_architectures) {
     const char *archs[] = {"llama", "gemma", "qwen2", "llama2c", "gemma2"};
     const char *want[] = {"llama", "gemma", "qwen2", "llama", "gemma2"};
     for (size_t i = 0; i < RL_ARRAY_LEN(archs); i++) {
-        rl_model *m = lt_model(archs[i], NULL, 120 + i, 0);
-        if (m->cfg.arch == RL_ARCH_GEMMA2) { /* llama.cpp's attention scale */
-            rl_model_config c = m->cfg;
-            c.query_pre_attn_scalar = 0;
-            rl_model *m2 = rl_model_new(&c, 1);
-            memcpy(m2->params, m->params, m->n_params * sizeof(float));
-            rl_model_free(m);
-            m = m2;
-        }
+        rl_model_config c = lt_config(archs[i], NULL, 0);
+        c.query_pre_attn_scalar = 0; /* gemma2: llama.cpp's attention scale */
+        rl_model *m = lt_random(&c, 120 + i);
         rl_loaded L;
         char *dir;
         double d = gguf_round_trip(m, NULL, RL_DT_F32, &L, &dir);
@@ -308,14 +298,12 @@ Test(loaders_export, gguf_refusals) {
         cr_assert(!rl_file_exists(path), "no partial file");
         rl_model_free(m);
     }
-    rl_model *m = lt_model("gemma", NULL, 180, 0);
-    rl_model_config c = m->cfg;
+    rl_model_config c = lt_config("gemma", NULL, 0);
     c.tie_embeddings = 0;
-    rl_model *u = rl_model_new(&c, 1);
+    rl_model *u = lt_random(&c, 180);
     cr_assert_neq(rl_gguf_export(path, u, NULL, RL_DT_F32), 0);
     cr_assert(strstr(rl_error(), "ties the output head"), "%s", rl_error());
     rl_model_free(u);
-    rl_model_free(m);
     rt_rmtree(dir);
     free(dir);
 }
@@ -341,13 +329,9 @@ Test(loaders_export, gguf_tokenizers) {
     size_t lens[] = {strlen(docs[0]), strlen(docs[1])};
     rl_tokenizer *bpe = rl_bpe_train(docs, lens, 2, 300, 0);
     cr_assert_not_null(bpe, "%s", rl_error());
-    rl_model_config c;
-    rl_model *t = lt_model("gemma", NULL, 190, 0);
-    c = t->cfg;
-    rl_model_free(t);
+    rl_model_config c = lt_config("gemma", NULL, 0);
     c.vocab_size = 320; /* more rows than tokens: the export pads with unused tokens */
-    rl_model *m = rl_model_new(&c, 1);
-    ref_randomize(m, 190, 0.35);
+    rl_model *m = lt_random(&c, 190);
     rl_loaded L;
     char *dir;
     cr_assert(gguf_round_trip(m, bpe, RL_DT_F32, &L, &dir) <= RT_TOL);
@@ -387,13 +371,9 @@ Test(loaders_export, cli) {
     size_t lens[] = {strlen(docs[0])};
     rl_tokenizer *bpe = rl_bpe_train(docs, lens, 1, 262, 0);
     cr_assert_not_null(bpe, "%s", rl_error());
-    rl_model_config c;
-    rl_model *t = lt_model("gemma", "prope:p=0.5,theta=100", 200, 1);
-    c = t->cfg;
-    rl_model_free(t);
+    rl_model_config c = lt_config("gemma", "prope:p=0.5,theta=100", 1);
     c.vocab_size = 262;
-    rl_model *m = rl_model_new(&c, 1);
-    ref_randomize(m, 200, 0.35);
+    rl_model *m = lt_random(&c, 200);
     char *dir = rt_tmpdir(), ck[4200], p[4400], args[9000], *out;
     snprintf(ck, sizeof ck, "%s/ckpt", dir);
     cr_assert_eq(rl_mkdirs(ck), 0);

@@ -18,15 +18,9 @@
 /* Writes the fixture of arch (reference weights rounded to dt first, so the reference is exact for
  * what the file stores), loads it, compares the logits. Returns the loaded model's config. */
 static rl_model_config check(const char *arch, const char *gguf_arch, rl_dtype dt, uint64_t seed) {
-    rl_model *m = lt_model(arch, NULL, seed, dt == RL_DT_Q8_0);
-    if (m->cfg.arch == RL_ARCH_GEMMA2) { /* llama.cpp fixes gemma2's scale to 1/sqrt(head_dim) */
-        rl_model_config c = m->cfg;
-        c.query_pre_attn_scalar = 0;
-        rl_model *m2 = rl_model_new(&c, 1);
-        memcpy(m2->params, m->params, m->n_params * sizeof(float));
-        rl_model_free(m);
-        m = m2;
-    }
+    rl_model_config c0 = lt_config(arch, NULL, dt == RL_DT_Q8_0);
+    c0.query_pre_attn_scalar = 0; /* llama.cpp fixes gemma2's scale to 1/sqrt(head_dim) */
+    rl_model *m = lt_random(&c0, seed);
     lt_round_weights(m, dt);
     char *dir = rt_tmpdir(), path[4200];
     snprintf(path, sizeof path, "%s/model.gguf", dir);
@@ -97,8 +91,7 @@ Test(loaders_gguf, unpermuted_rows_half_layout_same_function) {
     rl_model *m = lt_model("llama", NULL, 12, 0);
     rl_model_config c = m->cfg;
     for (int l = 0; l < RL_MAX_LAYERS; l++) c.pe[l].layout = RL_LAYOUT_INTERLEAVED;
-    rl_model *g = rl_model_new(&c, 1);
-    memcpy(g->params, m->params, m->n_params * sizeof(float));
+    rl_model *g = lt_reconfig(lt_model("llama", NULL, 12, 0), &c);
     for (int l = 0; l < c.n_layers; l++) { /* GGUF rows, as convert_hf_to_gguf.py writes them */
         lt_gguf_permute(g->p.layer[l].wq, m->p.layer[l].wq, c.n_heads, c.head_dim, c.d_model);
         lt_gguf_permute(g->p.layer[l].wk, m->p.layer[l].wk, c.n_kv_heads, c.head_dim, c.d_model);
@@ -106,10 +99,8 @@ Test(loaders_gguf, unpermuted_rows_half_layout_same_function) {
     double d = lt_logit_diff_models(g, m, 12);
     cr_assert(d <= 1e-5, "interleaved on GGUF rows vs half on HF rows: %g", d);
     /* and the wrong pairing is visibly wrong: GGUF rows with the half layout */
-    rl_model *w = rl_model_new(&m->cfg, 1);
-    memcpy(w->params, g->params, g->n_params * sizeof(float));
-    cr_assert(lt_logit_diff_models(w, m, 12) > 1e-2, "a layout mix-up must change the logits");
-    rl_model_free(w);
+    g = lt_reconfig(g, &m->cfg);
+    cr_assert(lt_logit_diff_models(g, m, 12) > 1e-2, "a layout mix-up must change the logits");
     rl_model_free(g);
     rl_model_free(m);
 }
@@ -121,10 +112,7 @@ Test(loaders_gguf, tokenizer_from_metadata) {
     snprintf(path, sizeof path, "%s/model.gguf", dir);
     lt_write_gguf(path, m, "llama", RL_DT_F32);
     /* re-write with a sentencepiece vocabulary of 19 tokens */
-    rl_tensors ts;
-    cr_assert_eq(rl_gguf_open(&ts, path), 0);
     rl_meta_list md = {0};
-    for (int i = 0; i < ts.meta.n; i++) rl_meta_add_copy(&md, &ts.meta.m[i]);
     const char *toks[19] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "c", "\xe2\x96\x81" "a", "ab", "abc",
                             "<0x41>", "d", "e", "f", "g", "h", "i", "j", "k"};
     float scores[19];
@@ -136,14 +124,9 @@ Test(loaders_gguf, tokenizer_from_metadata) {
     rl_meta_add_arr(&md, "tokenizer.ggml.token_type", RL_META_I32, types, 19);
     rl_meta_add_u32(&md, "tokenizer.ggml.bos_token_id", 1);
     rl_meta_add_u32(&md, "tokenizer.ggml.eos_token_id", 2);
-    rl_write_tensor *w = calloc((size_t)ts.n, sizeof *w);
-    for (int i = 0; i < ts.n; i++) {
-        w[i] = (rl_write_tensor){ts.t[i].name, ts.t[i].dtype, ts.t[i].ndim, {0}, NULL, ts.t[i].data};
-        memcpy(w[i].shape, ts.t[i].shape, sizeof w[i].shape);
-    }
     char path2[4200];
     snprintf(path2, sizeof path2, "%s/tok.gguf", dir);
-    cr_assert_eq(rl_gguf_write(path2, w, ts.n, &md), 0, "%s", rl_error());
+    lt_gguf_rewrite(path, path2, NULL, &md);
     rl_loaded L;
     cr_assert_eq(rl_load_model(path2, NULL, &L), 0, "%s", rl_error());
     cr_assert_not_null(L.tok);
@@ -156,9 +139,7 @@ Test(loaders_gguf, tokenizer_from_metadata) {
               (long long)ids.n, ids.v[0], ids.v[1], ids.v[2], ids.v[3]);
     free(ids.v);
     rl_loaded_free(&L);
-    free(w);
     rl_meta_list_free(&md);
-    rl_tensors_free(&ts);
     rl_model_free(m);
     rt_rmtree(dir);
     free(dir);

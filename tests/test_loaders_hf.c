@@ -62,17 +62,13 @@ static const char *config_for(const char *arch) {
 
 /* Writes the fixture of arch in dtype dt (shards when shard > 0), loads it, checks the logits. */
 static void check_arch(const char *arch, rl_dtype dt, uint64_t shard, uint64_t seed) {
-    rl_model *m = lt_model(arch, NULL, seed, 0);
+    rl_model_config c = lt_config(arch, NULL, 0);
     if (strcmp(arch, "qwen2") == 0) { /* the fixture's config: D 32 (head_dim D/H = 8), sliding from layer 1 */
-        rl_model_config c = m->cfg;
-        rl_model_free(m);
         c.d_model = 32;
         c.sliding_window = 3;
         for (int l = 0; l < RL_MAX_LAYERS; l++) c.sliding[l] = l >= 1;
-        m = rl_model_new(&c, 1);
-        cr_assert(m, "%s", rl_error());
-        ref_randomize(m, seed, 0.35);
     }
+    rl_model *m = lt_random(&c, seed);
     lt_round_weights(m, dt);
     char *dir = rt_tmpdir();
     lt_write_hf(dir, m, config_for(arch), dt, shard);
@@ -174,13 +170,10 @@ Test(loaders_hf, rope_types) {
 
 /* transformers 5 writes rope_parameters (with rope_theta inside), possibly per layer type. */
 Test(loaders_hf, rope_parameters_per_layer_type) {
-    rl_model *m = lt_model("gemma2", NULL, 31, 0);
-    rl_model_config c = m->cfg; /* 3 layers: types sliding, full, sliding */
-    rl_model_free(m);
-    c.n_layers = 4;
+    rl_model_config c = lt_config("gemma2", NULL, 0);
+    c.n_layers = 4; /* types sliding, full, sliding, full */
     cr_assert_eq(rl_model_config_set_pe(&c, "rope:theta=50;rope:theta=1000"), 0);
-    m = rl_model_new(&c, 1);
-    ref_randomize(m, 31, 0.35);
+    rl_model *m = lt_random(&c, 31);
     const char *cfg = "{\"architectures\": [\"Gemma2ForCausalLM\"], \"vocab_size\": 19, \"hidden_size\": 16,"
                       " \"intermediate_size\": 20, \"num_hidden_layers\": 4, \"num_attention_heads\": 4,"
                       " \"num_key_value_heads\": 2, \"head_dim\": 8, \"rms_norm_eps\": 1e-06,"
@@ -249,16 +242,8 @@ Test(loaders_hf, tokenizer_lookup) {
     lt_write_hf(dir, m, config_for("llama"), RL_DT_F32, 0);
     /* a ropelab BPE of 258 tokens > vocab 19 is refused; use a llama2.c-style 4-token vocabulary */
     snprintf(p, sizeof p, "%s/tokenizer.bin", dir);
-    FILE *f = fopen(p, "wb");
-    int32_t maxlen = 5;
-    fwrite(&maxlen, 4, 1, f);
     const char *toks[] = {"<unk>", "<s>", "</s>", "a"};
-    for (int i = 0; i < 4; i++) {
-        float sc = (float)-i;
-        int32_t n = (int32_t)strlen(toks[i]);
-        fwrite(&sc, 4, 1, f), fwrite(&n, 4, 1, f), fwrite(toks[i], 1, (size_t)n, f);
-    }
-    fclose(f);
+    lt_write_l2c_tokenizer(p, toks, 4);
     rl_loaded L;
     cr_assert_eq(rl_load_model(dir, NULL, &L), 0, "%s", rl_error());
     cr_assert_not_null(L.tok);

@@ -80,16 +80,8 @@ Test(loaders_llama2c, tokenizer_rules) {
     rl_loaded_free(&L);
     char small[4200];
     snprintf(small, sizeof small, "%s/small.bin", dir);
-    FILE *f = fopen(small, "wb");
-    int32_t maxlen = 5;
-    fwrite(&maxlen, 4, 1, f);
     const char *toks[] = {"<unk>", "<s>", "</s>", "a"};
-    for (int i = 0; i < 4; i++) {
-        float sc = 0;
-        int32_t n = (int32_t)strlen(toks[i]);
-        fwrite(&sc, 4, 1, f), fwrite(&n, 4, 1, f), fwrite(toks[i], 1, (size_t)n, f);
-    }
-    fclose(f);
+    lt_write_l2c_tokenizer(small, toks, 4);
     cr_assert_neq(rl_load_model(bin, small, &L), 0);
     cr_assert(strstr(rl_error(), "4 tokens") && strstr(rl_error(), "512"), "%s", rl_error());
     rt_rmtree(dir);
@@ -99,15 +91,10 @@ Test(loaders_llama2c, tokenizer_rules) {
 /* A llama2.c file written by the test from a random llama2c-preset model, with an unshared
  * classifier (negative vocab_size in the header): every stacked tensor lands in its layer's slot. */
 Test(loaders_llama2c, synthetic_unshared_classifier) {
-    rl_model_config c;
-    rl_model *t = lt_model("llama2c", NULL, 61, 0);
-    c = t->cfg;
-    rl_model_free(t);
+    rl_model_config c = lt_config("llama2c", "rope:theta=10000,layout=interleaved", 0);
     c.tie_embeddings = 0;
     c.head_dim = c.d_model / c.n_heads; /* llama2.c: head_dim = dim / n_heads */
-    cr_assert_eq(rl_model_config_set_pe(&c, "rope:theta=10000,layout=interleaved"), 0);
-    rl_model *m = rl_model_new(&c, 1);
-    ref_randomize(m, 61, 0.35);
+    rl_model *m = lt_random(&c, 61);
     char *dir = rt_tmpdir(), path[4200];
     snprintf(path, sizeof path, "%s/model.bin", dir);
     FILE *f = fopen(path, "wb");
@@ -131,18 +118,14 @@ Test(loaders_llama2c, synthetic_unshared_classifier) {
     fwrite(p->final_norm, 4, (size_t)D, f);
     fwrite(p->lm_head, 4, (size_t)c.vocab_size * D, f); /* no freq_cis table, then wcls */
     fclose(f);
-    char tok[4200];
-    snprintf(tok, sizeof tok, "%s/tokenizer.bin", dir);
-    f = fopen(tok, "wb");
-    int32_t maxlen = 8;
-    fwrite(&maxlen, 4, 1, f);
+    char tok[4200], texts[64][16];
+    const char *tp[64];
     for (int i = 0; i < c.vocab_size; i++) {
-        char s[16];
-        int32_t n = (int32_t)snprintf(s, sizeof s, i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t%d", i);
-        float sc = (float)-i;
-        fwrite(&sc, 4, 1, f), fwrite(&n, 4, 1, f), fwrite(s, 1, (size_t)n, f);
+        snprintf(texts[i], sizeof texts[i], i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t%d", i);
+        tp[i] = texts[i];
     }
-    fclose(f);
+    snprintf(tok, sizeof tok, "%s/tokenizer.bin", dir);
+    lt_write_l2c_tokenizer(tok, tp, c.vocab_size);
     rl_loaded L;
     cr_assert_eq(rl_load_model(path, NULL, &L), 0, "%s", rl_error());
     cr_assert(!L.model->cfg.tie_embeddings);

@@ -138,10 +138,14 @@ int ml_check_unused(const rl_tensors *ts, const ml_src *src, int n, int (*ignora
     return rc;
 }
 
-int ml_finish(rl_loaded *out, rl_model *m, ml_priv *pv, rl_tokenizer *tok, const char *format, const char *path) {
-    if (tok && rl_tok_vocab_size(tok) > m->cfg.vocab_size) {
-        rl_fail("%s: the tokenizer has %d tokens but the model's vocabulary has only %d rows", path,
-                rl_tok_vocab_size(tok), m->cfg.vocab_size);
+int ml_finish(rl_loaded *out, rl_model *m, ml_priv *pv, ml_src *src, int (*ignorable)(const char *name, void *ctx),
+              void *ctx, rl_tokenizer *tok, const char *format, const char *path) {
+    int rc = ml_bind(m, pv, src) == 0 && ml_check_unused(&pv->ts, src, m->n_tensors, ignorable, ctx) == 0 ? 0 : -1;
+    free(src);
+    if (rc == 0 && tok && rl_tok_vocab_size(tok) > m->cfg.vocab_size)
+        rc = rl_fail("%s: the tokenizer has %d tokens but the model's vocabulary has only %d rows", path,
+                     rl_tok_vocab_size(tok), m->cfg.vocab_size);
+    if (rc != 0) {
         rl_tok_free(tok);
         rl_model_free(m);
         ml_priv_free(pv);

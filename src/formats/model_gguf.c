@@ -346,11 +346,8 @@ int ml_load_gguf(const char *path, const char *tokenizer_path, rl_loaded *out) {
             goto fail;
         }
     }
-    if (ml_bind(m, pv, src) != 0 || ml_check_unused(&pv->ts, src, m->n_tensors, gguf_ignorable, NULL) != 0) goto fail;
-    free(src);
-    src = NULL;
     if (tokenizer_path ? !(tok = rl_tok_load(tokenizer_path)) : vocab(&g, &tok) != 0) goto fail;
-    return ml_finish(out, m, pv, tok, "gguf", path);
+    return ml_finish(out, m, pv, src, gguf_ignorable, NULL, tok, "gguf", path);
 fail:
     free(src);
     rl_model_free(m);

@@ -81,12 +81,8 @@ static int load_tensors(rl_loaded *out, ml_priv *pv, const rl_model_config *cfg,
             goto fail;
         }
     }
-    if (ml_bind(m, pv, src) != 0 || ml_check_unused(&pv->ts, src, m->n_tensors, hf_ignorable, (void *)cfg) != 0)
-        goto fail;
-    free(src);
-    src = NULL;
     if (ml_folder_tokenizer(tokdir, tokp, &tok) != 0) goto fail;
-    return ml_finish(out, m, pv, tok, "hf", path);
+    return ml_finish(out, m, pv, src, hf_ignorable, (void *)cfg, tok, "hf", path);
 fail:
     free(src);
     rl_model_free(m);

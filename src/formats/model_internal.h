@@ -33,9 +33,11 @@ int ml_check_unused(const rl_tensors *ts, const ml_src *src, int n, int (*ignora
                     void *ctx);
 void ml_priv_free(ml_priv *pv);
 
-/* Finishes *out from a bound model: tokenizer (tokenizer_path, else `fallback`, may be NULL),
- * vocabulary check, format name and source path. Takes ownership of m and pv. */
-int ml_finish(rl_loaded *out, rl_model *m, ml_priv *pv, rl_tokenizer *tok, const char *format, const char *path);
+/* Binds m to src (ml_bind), checks nothing is left over (ml_check_unused with ignorable / ctx),
+ * checks the tokenizer (tok, may be NULL) fits the vocabulary, and fills *out (format name, source
+ * path). Takes ownership of m, pv, src and tok: on failure they are freed. */
+int ml_finish(rl_loaded *out, rl_model *m, ml_priv *pv, ml_src *src, int (*ignorable)(const char *name, void *ctx),
+              void *ctx, rl_tokenizer *tok, const char *format, const char *path);
 
 /* The tokenizer of a checkpoint: tokenizer_path when given (any format rl_tok_load reads), else
  * dir/tokenizer.json, else dir/tokenizer.bin, else none (*tok = NULL). dir may be NULL. */

@@ -81,9 +81,6 @@ int ml_load_llama2c(const char *path, const char *tokenizer_path, rl_loaded *out
     if (!src) goto fail;
     for (int i = 0; i < m->n_tensors; i++)
         if (source(&pv->ts, m->table[i].name, &src[i]) != 0) goto fail;
-    if (ml_bind(m, pv, src) != 0 || ml_check_unused(&pv->ts, src, m->n_tensors, l2c_ignorable, NULL) != 0) goto fail;
-    free(src);
-    src = NULL;
     /* the tokenizer: given, else tokenizer.bin beside the checkpoint */
     char tp[4200];
     if (!tokenizer_path) {
@@ -104,7 +101,7 @@ int ml_load_llama2c(const char *path, const char *tokenizer_path, rl_loaded *out
                 rl_tok_vocab_size(tok), path, c.vocab_size);
         goto fail;
     }
-    return ml_finish(out, m, pv, tok, "llama2c", path);
+    return ml_finish(out, m, pv, src, l2c_ignorable, NULL, tok, "llama2c", path);
 fail:
     rl_tok_free(tok);
     free(src);

@@ -419,3 +419,27 @@ Test(loaders_export, cli) {
     rt_rmtree(dir);
     free(dir);
 }
+
+/* The trainer's checkpoints: the reference training model (rl_model_config_default) saved with
+ * rl_hf_save comes back with the identical config JSON and bit-identical weights. */
+Test(loaders_export, trainer_checkpoint_exact) {
+    rl_model_config c;
+    rl_model_config_default(&c);
+    cr_assert_eq(rl_model_config_set_pe(&c, "rope:theta=10000;rope:theta=10000;prope:p=0.75,theta=10000"), 0);
+    rl_model *m = rl_model_new(&c, 1);
+    rl_model_init_weights(m, 7);
+    char *dir = rt_tmpdir();
+    cr_assert_eq(rl_hf_save(dir, m, NULL, RL_DT_F32), 0, "%s", rl_error());
+    rl_loaded L;
+    cr_assert_eq(rl_load_model(dir, NULL, &L), 0, "%s", rl_error());
+    char *a = rl_model_config_to_json(&m->cfg), *b = rl_model_config_to_json(&L.model->cfg);
+    cr_assert_str_eq(a, b);
+    for (int i = 0; i < m->n_tensors; i++)
+        cr_assert_eq(memcmp(*m->table[i].slot, *L.model->table[i].slot, m->table[i].numel * sizeof(float)), 0, "%s",
+                     m->table[i].name);
+    free(a), free(b);
+    rl_loaded_free(&L);
+    rl_model_free(m);
+    rt_rmtree(dir);
+    free(dir);
+}

@@ -72,6 +72,47 @@ int main(int argc, char **argv) {
     if (rl_path(tmp, sizeof tmp, "%s/tmp.gguf", dir) || rl_gguf_write(tmp, g, 4, &meta) || copy(dir, "gguf", "seed1", tmp))
         goto fail;
     rl_meta_list_free(&meta);
+    /* GGUF models (also used by gguf_model): a llama with a sentencepiece vocabulary and Llama 3
+     * rope_freqs, a gemma2 with a gpt2 vocabulary */
+    for (int variant = 0; variant < 2; variant++) {
+        const char *a = variant ? "gemma2" : "llama";
+        char k[96];
+#define KEY(s) (snprintf(k, sizeof k, "%s.%s", a, s), k)
+        rl_meta_add_str(&meta, "general.architecture", a);
+        rl_meta_add_u32(&meta, KEY("embedding_length"), 8);
+        rl_meta_add_u32(&meta, KEY("block_count"), 1);
+        rl_meta_add_u32(&meta, KEY("feed_forward_length"), 12);
+        rl_meta_add_u32(&meta, KEY("attention.head_count"), 2);
+        rl_meta_add_u32(&meta, KEY("attention.head_count_kv"), 1);
+        rl_meta_add_f32(&meta, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
+        rl_meta_add_f32(&meta, KEY("rope.freq_base"), 10000.0f);
+        if (variant) {
+            rl_meta_add_u32(&meta, KEY("rope.dimension_count"), 2);
+            rl_meta_add_u32(&meta, KEY("attention.sliding_window"), 4);
+            rl_meta_add_f32(&meta, KEY("attn_logit_softcapping"), 50.0f);
+        } else {
+            rl_meta_add_u32(&meta, KEY("rope.scaling.original_context_length"), 16);
+        }
+#undef KEY
+        const char *spm[6] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "\xe2\x96\x81" "a"};
+        const char *bpe[6] = {"a", "b", "ab", "\xc4\xa0", "\xc4\xa0" "ab", "<|endoftext|>"};
+        const char *merges[2] = {"a b", "\xc4\xa0 ab"};
+        float scores[6] = {0, 0, 0, -1, -2, -3};
+        int32_t types[6] = {2, 3, 3, 1, 1, 1};
+        rl_meta_add_str(&meta, "tokenizer.ggml.model", variant ? "gpt2" : "llama");
+        rl_meta_add_arr_str(&meta, "tokenizer.ggml.tokens", variant ? bpe : spm, 6);
+        if (variant) rl_meta_add_arr_str(&meta, "tokenizer.ggml.merges", merges, 2);
+        else rl_meta_add_arr(&meta, "tokenizer.ggml.scores", RL_META_F32, scores, 6);
+        rl_meta_add_arr(&meta, "tokenizer.ggml.token_type", RL_META_I32, types, 6);
+        rl_meta_add_u32(&meta, "tokenizer.ggml.bos_token_id", 1);
+        float freqs[2] = {1.0f, 8.0f};
+        rl_write_tensor gm[2] = {{"token_embd.weight", RL_DT_F32, 2, {6, 8}, x, NULL},
+                                 {"rope_freqs.weight", RL_DT_F32, 1, {2}, freqs, NULL}};
+        char name[16];
+        snprintf(name, sizeof name, "model%d", variant);
+        if (rl_gguf_write(tmp, gm, variant ? 1 : 2, &meta) || copy(dir, "gguf", name, tmp)) goto fail;
+        rl_meta_list_free(&meta);
+    }
     /* llama2.c: dim 8, hidden 12, 1 layer, 2 heads, 1 kv head, vocab 6 (and -6 unshared), seq 4 */
     for (int variant = 0; variant < 3; variant++) {
         int32_t h[7] = {8, 12, 1, 2, 1, variant == 1 ? -6 : 6, 4};

@@ -83,15 +83,17 @@ void lt_write_l2c_tokenizer(const char *path, const char *const *texts, int n) {
     cr_assert_eq(fclose(f), 0);
 }
 
-void lt_gguf_rewrite(const char *src, const char *dst, const char *drop, const rl_meta_list *add) {
+void lt_gguf_rewrite(const char *src, const char *dst, const char *drop, const rl_meta_list *add,
+                     const rl_write_tensor *add_t) {
     rl_tensors ts;
     cr_assert_eq(rl_gguf_open(&ts, src), 0, "%s", rl_error());
     rl_meta_list md = {0};
     for (int i = 0; i < ts.meta.n; i++)
         if (!drop || strcmp(ts.meta.m[i].key, drop) != 0) rl_meta_add_copy(&md, &ts.meta.m[i]);
     for (int i = 0; add && i < add->n; i++) rl_meta_add_copy(&md, &add->m[i]);
-    rl_write_tensor *w = calloc((size_t)ts.n, sizeof *w);
+    rl_write_tensor *w = calloc((size_t)ts.n + 1, sizeof *w);
     int n = 0;
+    if (add_t) w[n++] = *add_t;
     for (int i = 0; i < ts.n; i++) {
         if (drop && strcmp(ts.t[i].name, drop) == 0) continue;
         w[n] = (rl_write_tensor){ts.t[i].name, ts.t[i].dtype, ts.t[i].ndim, {0}, NULL, ts.t[i].data};

@@ -46,8 +46,9 @@ void lt_write_gguf(const char *path, const rl_model *m, const char *arch, rl_dty
 void lt_write_l2c_tokenizer(const char *path, const char *const *texts, int n);
 
 /* Copies GGUF file src to dst, leaving out the metadata key or tensor named `drop` (NULL: none)
- * and appending the entries of `add` (may be NULL). */
-void lt_gguf_rewrite(const char *src, const char *dst, const char *drop, const rl_meta_list *add);
+ * and appending the entries of `add` and the tensor `add_t` (each may be NULL). */
+void lt_gguf_rewrite(const char *src, const char *dst, const char *drop, const rl_meta_list *add,
+                     const rl_write_tensor *add_t);
 
 /* Writes a file with the given bytes. */
 void lt_write_file(const char *path, const char *text);

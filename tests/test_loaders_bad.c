@@ -181,13 +181,23 @@ Test(loaders_bad, gguf) {
     for (int k = 0; k < 3; k++) {
         char p2[4200];
         snprintf(p2, sizeof p2, "%s/bad%d.gguf", dir, k);
-        lt_gguf_rewrite(path, p2, drop[k], k == 0 ? &bert : NULL);
+        lt_gguf_rewrite(path, p2, drop[k], k == 0 ? &bert : NULL, NULL);
         const char *need[3][3] = {{p2, "\"bert\" is not supported", "llama, gemma"},
                                   {p2, "llama.embedding_length", "missing"},
                                   {p2, "blk.1.ffn_up.weight", "missing"}};
         expect_fail(p2, need[k], 3);
     }
     rl_meta_list_free(&bert);
+    /* rope_freqs that are not Llama 3's (found by the fuzzer: this path leaked a frequency table) */
+    const float bad_freqs[2][4] = {{-1, -1, -1, -1}, {1, 2, 1, 3}};
+    for (int k = 0; k < 2; k++) {
+        char p2[4200];
+        snprintf(p2, sizeof p2, "%s/freqs%d.gguf", dir, k);
+        rl_write_tensor rf = {"rope_freqs.weight", RL_DT_F32, 1, {4}, bad_freqs[k], NULL};
+        lt_gguf_rewrite(path, p2, NULL, NULL, &rf);
+        const char *need[2][2] = {{"rope_freqs.weight", "-1"}, {"rope_freqs.weight", "entry 1"}};
+        expect_fail(p2, need[k], 2);
+    }
     /* truncated: the container names the file and the offset */
     cr_assert_eq(truncate(path, 100), 0);
     const char *n4[] = {path, "offset"};

@@ -126,7 +126,7 @@ Test(loaders_gguf, tokenizer_from_metadata) {
     rl_meta_add_u32(&md, "tokenizer.ggml.eos_token_id", 2);
     char path2[4200];
     snprintf(path2, sizeof path2, "%s/tok.gguf", dir);
-    lt_gguf_rewrite(path, path2, NULL, &md);
+    lt_gguf_rewrite(path, path2, NULL, &md, NULL);
     rl_loaded L;
     cr_assert_eq(rl_load_model(path2, NULL, &L), 0, "%s", rl_error());
     cr_assert_not_null(L.tok);

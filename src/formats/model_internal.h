@@ -49,6 +49,12 @@ int ml_load_safetensors_file(const char *path, const char *tokenizer_path, rl_lo
 int ml_load_gguf(const char *path, const char *tokenizer_path, rl_loaded *out);
 int ml_load_llama2c(const char *path, const char *tokenizer_path, rl_loaded *out);
 
+/* ---- GGUF metadata (model_gguf_meta.c) ---- */
+/* The model config of a GGUF file's metadata (and token_embd's shape, rope_freqs). */
+int ml_gguf_config(const rl_tensors *ts, const char *path, rl_model_config *c);
+/* Its tokenizer.ggml.* vocabulary; *tok = NULL when it has none ("no_vocab" or absent). */
+int ml_gguf_vocab(const rl_tensors *ts, const char *path, rl_tokenizer **tok);
+
 /* ---- names (model_gguf_names.c) ---- */
 /* The llama.cpp name of a parameter-table (Hugging Face) name: "model.layers.3.self_attn.q_proj.weight"
  * -> "blk.3.attn_q.weight". sandwich: Gemma 2's norm naming. Returns -1 for a name GGUF has no

@@ -1,6 +1,6 @@
 /* Loading GGUF files written by the test the way llama.cpp's convert_hf_to_gguf.py writes them
  * (llama.cpp names and keys, q/k rows permuted for llama, (1 + w) baked into gemma norms): the
- * logits must equal the float64 reference of the Hugging Face-layout weights. F32, F16, Q8_0. */
+ * logits must equal the float64 reference of the Hugging Face-layout weights. F32, F16, BF16, Q8_0. */
 #include "formats_helpers.h"
 #include "helpers.h"
 #include "loaders_helpers.h"
@@ -51,6 +51,7 @@ Test(loaders_gguf, gemma_norms_baked) {
     cr_assert(!c.norm_plus_one && c.tie_embeddings && c.pe[0].layout == RL_LAYOUT_HALF);
 }
 Test(loaders_gguf, gemma_q8_0) { check("gemma", "gemma", RL_DT_Q8_0, 6); }
+Test(loaders_gguf, gemma_bf16) { check("gemma", "gemma", RL_DT_BF16, 14); }
 Test(loaders_gguf, qwen2_biases) {
     rl_model_config c = check("qwen2", "qwen2", RL_DT_F32, 7);
     cr_assert(c.qkv_bias && c.pe[0].layout == RL_LAYOUT_HALF);

@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     {"train", cmd_train, "train a model on prepared data: `ropelab train --data DIR --out DIR [--KEY VALUE ...]`"},
     {"eval", cmd_eval, "validation loss at 1-16x the training context: `ropelab eval CKPT --data DIR`"},
     {"inspect", cmd_inspect, "list a checkpoint's metadata and tensors (safetensors, HF folder, GGUF, llama2.c)"},
+    {"export", cmd_export, "a checkpoint as a Hugging Face folder or a GGUF file: `ropelab export CKPT --hf DIR`"},
 };
 
 static void usage(FILE *to) {

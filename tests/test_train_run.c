@@ -359,7 +359,8 @@ Test(train_run, bad_data_and_mismatches) {
 }
 
 /* A checkpoint folder is a Hugging Face folder: Gemma's tensor names and [out, in] shapes, float32,
- * __metadata__ with format "pt", the full ropelab config and the encoding. */
+ * __metadata__ with format "pt", the full ropelab config and the encoding, config.json with
+ * Gemma's keys; rl_load_model reads it (through the run folder's link) value for value. */
 Test(train_run, checkpoint_is_a_hugging_face_folder) {
     char *dir = rt_tmpdir(), *data = tt_make_data(dir, "data", 300, 8);
     char run[4200], args[8192], p[4300];
@@ -396,6 +397,21 @@ Test(train_run, checkpoint_is_a_hugging_face_folder) {
     }
     cr_assert_null(rl_tensors_find(&ts, "lm_head.weight"), "tied head: no lm_head tensor, as Gemma");
     cr_assert_eq(ts.n, 1 + 2 * 9 + 1, "tensor count");
+    /* rl_load_model on the RUN folder follows its link and gives exactly these float32 values */
+    rl_loaded ld;
+    cr_assert_eq(rl_load_model(run, NULL, &ld), 0, "%s", rl_error());
+    cr_assert_eq(ld.model->cfg.vocab_size, 300);
+    cr_assert_eq(ld.model->cfg.pe[0].kind, RL_PE_PROPE);
+    cr_assert_eq(ld.model->cfg.pe[0].p, 0.5);
+    cr_assert_not_null(ld.tok, "the checkpoint's tokenizer.bin is found");
+    cr_assert_eq(rl_tok_vocab_size(ld.tok), 300);
+    for (int i = 0; i < ld.model->n_tensors; i++) {
+        const rl_param_info *e = &ld.model->table[i];
+        const rl_tensor *t = rl_tensors_find(&ts, e->name);
+        cr_assert_not_null(t, "%s", e->name);
+        cr_assert(memcmp(t->data, *e->slot, e->numel * sizeof(float)) == 0, "%s: loaded values differ", e->name);
+    }
+    rl_loaded_free(&ld);
     const char *s;
     cr_assert_eq(rl_tensors_meta_str(&ts, "format", &s), 0);
     cr_assert_str_eq(s, "pt");
@@ -411,6 +427,30 @@ Test(train_run, checkpoint_is_a_hugging_face_folder) {
     cr_assert_eq(rl_tensors_meta_str(&ts, "ropelab_train_config", &s), 0);
     cr_assert(strstr(s, "\"steps\"") && strstr(s, "\"grad_accum\""), "%s", s);
     rl_tensors_free(&ts);
+    /* config.json: Hugging Face's Gemma keys */
+    path(p, run, "checkpoint/config.json");
+    char *cj = tt_slurp(p, NULL);
+    cJSON *hf = cJSON_Parse(cj);
+    cr_assert_not_null(hf, "%s", cj);
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(hf, "architectures"), 0)->valuestring, "GemmaForCausalLM");
+    cr_assert_str_eq(cJSON_GetObjectItem(hf, "model_type")->valuestring, "gemma");
+    static const struct {
+        const char *key;
+        double v;
+    } keys[] = {{"vocab_size", 300}, {"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 2},
+                {"num_attention_heads", 2}, {"num_key_value_heads", 1}, {"head_dim", 16}, {"rope_theta", 10000},
+                {"max_position_embeddings", 16}, {"rms_norm_eps", 1e-6}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItem(hf, keys[i].key);
+        cr_assert(cJSON_IsNumber(v) && v->valuedouble == keys[i].v, "config.json %s: %s", keys[i].key, cj);
+    }
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(hf, "tie_word_embeddings")));
+    cr_assert_str_eq(cJSON_GetObjectItem(hf, "torch_dtype")->valuestring, "float32");
+    const cJSON *rs = cJSON_GetObjectItem(hf, "rope_scaling");
+    cr_assert_str_eq(cJSON_GetObjectItem(rs, "rope_type")->valuestring, "proportional", "p-RoPE as HF's proportional type");
+    cr_assert_eq(cJSON_GetObjectItem(rs, "partial_rotary_factor")->valuedouble, 0.5);
+    cJSON_Delete(hf);
+    free(cj);
     /* the optimizer file: both moments of every tensor, same shapes */
     path(p, run, "checkpoint/optimizer.safetensors");
     cr_assert_eq(rl_tensors_open(&ts, p), 0, "%s", rl_error());

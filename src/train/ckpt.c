@@ -97,34 +97,19 @@ static int write_json(const char *path, cJSON *o) {
     return rc;
 }
 
-/* The model files: model.safetensors (F32, Hugging Face names) with the ropelab config, the
- * training config and the encoding in __metadata__.
- * INTERIM until rl_hf_save lands on main: the same tensors through the container writer. */
+/* The model files (rl_hf_save): config.json and model.safetensors, float32 with Hugging Face's
+ * names, whose __metadata__ holds format "pt" and ropelab_config, plus the training config, the
+ * encoding string and the step. */
 static int save_model(const char *dir, const rl_model *m, const rl_train_config *c, int64_t step) {
     rl_meta_list meta = {0};
-    char *tc = rl_train_config_to_json(c), *mc = rl_model_config_to_json(&m->cfg), pe[RL_MAX_LAYERS * 160], st[32],
-         path[4200];
+    char *tc = rl_train_config_to_json(c), pe[RL_MAX_LAYERS * 160], st[32];
     rl_model_config_pe_string(&m->cfg, pe, sizeof pe);
     snprintf(st, sizeof st, "%lld", (long long)step);
-    rl_write_tensor *t = rl_calloc((size_t)m->n_tensors, sizeof *t, "tensor list");
     int rc = -1;
-    if (t && tc && mc && rl_meta_add_str(&meta, "format", "pt") == 0 && rl_meta_add_str(&meta, "ropelab_config", mc) == 0 &&
-        rl_meta_add_str(&meta, "ropelab_train_config", tc) == 0 && rl_meta_add_str(&meta, "ropelab_pe", pe) == 0 &&
-        rl_meta_add_str(&meta, "ropelab_step", st) == 0 && rl_path(path, sizeof path, "%s/model.safetensors", dir) == 0) {
-        for (int i = 0; i < m->n_tensors; i++) {
-            const rl_param_info *e = &m->table[i];
-            t[i].name = e->name;
-            t[i].dtype = RL_DT_F32;
-            t[i].ndim = e->ndim;
-            t[i].shape[0] = e->shape[0];
-            t[i].shape[1] = e->shape[1];
-            t[i].data = m->params + e->offset;
-        }
-        rc = rl_safetensors_write(path, t, m->n_tensors, &meta);
-    }
-    free(t);
+    if (tc && rl_meta_add_str(&meta, "ropelab_train_config", tc) == 0 && rl_meta_add_str(&meta, "ropelab_pe", pe) == 0 &&
+        rl_meta_add_str(&meta, "ropelab_step", st) == 0)
+        rc = rl_hf_save(dir, m, &meta, RL_DT_F32);
     free(tc);
-    free(mc);
     rl_meta_list_free(&meta);
     return rc;
 }
@@ -393,9 +378,8 @@ done:
     return rc;
 }
 
-/* Weights: the checkpoint's model.safetensors into the arena, tensor by tensor (names and shapes
- * from m's table; the file must hold exactly float32 copies).
- * INTERIM until rl_load_model lands on main: read through the container reader. */
+/* Tensors of a container file into an arena, by the table's names with a prefix (the optimizer's
+ * moments), checking dtype F32 and the shapes. */
 static int load_tensors(const char *path, rl_model *m, const char *prefix, float *arena) {
     rl_tensors ts;
     if (rl_safetensors_open(&ts, path) != 0) return -1;
@@ -416,29 +400,24 @@ static int load_tensors(const char *path, rl_model *m, const char *prefix, float
     return rc;
 }
 
-rl_model *ckpt_open_model(const char *dir) {
-    char p[4200];
-    rl_path(p, sizeof p, "%s/model.safetensors", dir);
-    rl_tensors ts;
-    if (rl_safetensors_open(&ts, p) != 0) return NULL;
-    const char *js;
-    rl_model_config c;
-    rl_model_config_default(&c);
-    rl_model *m = NULL;
-    if (rl_tensors_meta_str(&ts, "ropelab_config", &js) == 0 && rl_model_config_from_json(&c, js, p) == 0)
-        m = rl_model_new(&c, 1);
-    rl_tensors_free(&ts);
-    if (m && load_tensors(p, m, "", m->params) != 0) {
-        rl_model_free(m);
-        m = NULL;
-    }
-    return m;
-}
-
+/* Weights: the checkpoint folder through rl_load_model, copied into the run's arena tensor by
+ * tensor (same names and sizes; the float32 values exactly as saved). */
 static int load_weights(const char *dir, rl_model *m) {
-    char p[4200];
-    rl_path(p, sizeof p, "%s/model.safetensors", dir);
-    return load_tensors(p, m, "", m->params);
+    rl_loaded ld;
+    if (rl_load_model(dir, NULL, &ld) != 0) return -1;
+    int rc = 0;
+    if (ld.model->n_tensors != m->n_tensors || ld.model->n_params != m->n_params)
+        rc = rl_fail("%s: the checkpoint's model has %d tensors (%zu floats), the run's %d (%zu)", dir, ld.model->n_tensors,
+                     ld.model->n_params, m->n_tensors, m->n_params);
+    for (int i = 0; rc == 0 && i < m->n_tensors; i++) {
+        const rl_param_info *e = &m->table[i], *f = rl_model_find_param(ld.model, e->name);
+        if (!f || f->numel != e->numel)
+            rc = rl_fail("%s: tensor %s: missing or of another size in the checkpoint", dir, e->name);
+        else
+            memcpy(m->params + e->offset, *f->slot, e->numel * sizeof(float));
+    }
+    rl_loaded_free(&ld);
+    return rc;
 }
 
 static int load_optimizer(const char *path, rl_model *m) {

@@ -124,13 +124,17 @@ int rl_eval_run(const char *checkpoint, const char *data_dir, const rl_eval_opts
     if (resolve_checkpoint(checkpoint, dir, sizeof dir) != 0) return -1;
     rl_dataset d;
     if (rl_dataset_open(&d, data_dir) != 0) return -1;
-    rl_model *m = ckpt_open_model(dir);
+    rl_loaded ld;
+    if (rl_load_model(dir, NULL, &ld) != 0) {
+        rl_dataset_close(&d);
+        return -1;
+    }
     int rc = -1;
-    if (m && check_tokenizer(dir, data_dir, &d, m) == 0 && rl_eval_model(m, &d.val, data_dir, o, r) == 0) {
+    if (check_tokenizer(dir, data_dir, &d, ld.model) == 0 && rl_eval_model(ld.model, &d.val, data_dir, o, r) == 0) {
         rl_path(r->checkpoint, sizeof r->checkpoint, "%s", dir);
         rc = 0;
     }
-    rl_model_free(m);
+    rl_loaded_free(&ld);
     rl_dataset_close(&d);
     return rc;
 }

@@ -76,8 +76,6 @@ int ckpt_clean(const char *out_dir);
 /* Loads a checkpoint folder into m (weights, moments, adam_t), its state and log. */
 int ckpt_load(const char *dir, rl_model *m, ckpt_state *s, run_log *log);
 void ckpt_state_free(ckpt_state *s);
-/* INTERIM until rl_load_model lands: a ropelab checkpoint folder as a model (rl_model_free it). */
-rl_model *ckpt_open_model(const char *dir);
 
 /* ---- config comparison (config.c) --------------------------------------------------------- */
 

@@ -214,6 +214,18 @@ double af_csv_num(const af_csv *c, int row, const char *name) {
     return *v ? strtod(v, NULL) : NAN;
 }
 
+static void noop_probs(void *ctx, int layer, int head, int row, const float *p, int n) {
+    (void)ctx, (void)layer, (void)head, (void)row, (void)p, (void)n;
+}
+
+void af_probs_all(rl_infer_hooks *hk, int n_layers) {
+    static uint8_t all[RL_MAX_LAYERS];
+    cr_assert(n_layers <= RL_MAX_LAYERS);
+    memset(all, 1, sizeof all);
+    hk->probs_layers = all;
+    hk->probs_fn = noop_probs;
+}
+
 double af_mean_loss(rl_model *m, const int32_t *tok, const int32_t *tgt, const int *lens, int n_win, int W,
                     const rl_infer_hooks *hk) {
     float loss[4096];

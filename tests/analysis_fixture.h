@@ -49,6 +49,11 @@ void af_csv_free(af_csv *c);
 int af_csv_col(const af_csv *c, const char *name); /* column index or -1 */
 double af_csv_num(const af_csv *c, int row, const char *name); /* NaN for an empty field */
 
+/* Makes hooks ask for the probabilities of every layer (discarding them), as the analyser's
+ * measuring pass does: then the layers run the same attention kernel (the row kernel) and captured
+ * q/k/v are bit-identical to the analyser's, not just equal to float32 rounding. */
+void af_probs_all(rl_infer_hooks *hk, int n_layers);
+
 /* Mean loss of the model over windows (independent rl_model_infer calls) with optional hooks. */
 double af_mean_loss(rl_model *m, const int32_t *tok, const int32_t *tgt, const int *lens, int n_win, int W,
                     const rl_infer_hooks *hk);

@@ -251,7 +251,7 @@ int rl_analyze(rl_model *m, const rl_tokenizer *tok, const rl_analysis_text *tex
     if (x.o.progress)
         x.prog.total = (int64_t)x.n_win *
                        an_count_passes(&x, o.knockouts ? RL_MIN(s->n_roles, o.max_knockout_heads) : 0);
-    if (an_ablation_passes(&x) != 0 || an_knockout_passes(&x) != 0) goto done;
+    if (an_plain_pass(&x) != 0 || an_ablation_passes(&x) != 0 || an_knockout_passes(&x) != 0) goto done;
     if (x.o.progress) rl_progress_finish(&x.prog, NULL);
     s->seconds = rl_now() - x.t0;
     if (o.figures && an_figures(&x) != 0) goto done;

@@ -91,6 +91,7 @@ void an_score_rows(const float *row3, int n, int pattern, double *sum, int64_t *
 
 /* passes.c */
 int an_base_pass(an_ctx *x);
+int an_plain_pass(an_ctx *x);
 int an_ablation_passes(an_ctx *x);
 int an_knockout_passes(an_ctx *x);
 /* Total forward passes over all windows the run will make (for the progress bar). */

@@ -70,9 +70,12 @@ static int ablation_list(const an_ctx *x, rl_analysis_ablation *list) {
     return n;
 }
 
+/* The plain pass (base loss for the ablations and knock-outs) runs when either does. */
+static int plain_pass_needed(const an_ctx *x) { return x->o.ablations || x->o.knockouts; }
+
 int64_t an_count_passes(const an_ctx *x, int n_knockout_heads) {
     int G = capture_group(x);
-    return (x->d.L + G - 1) / G + ablation_list(x, NULL) + 2 * (int64_t)n_knockout_heads;
+    return (x->d.L + G - 1) / G + plain_pass_needed(x) + ablation_list(x, NULL) + 2 * (int64_t)n_knockout_heads;
 }
 
 static void progress_step(an_ctx *x, const char *what) {
@@ -151,6 +154,29 @@ done:
 }
 
 /* ---- ablations ------------------------------------------------------------------------------ */
+
+/* The base loss of the ablations: a forward without hooks, so that it runs the same attention
+ * kernels as the ablation passes and each loss change is an exact difference of two forwards (the
+ * measuring pass materialises probabilities with the row kernel, whose float32 rounding differs
+ * by ~1e-7). */
+int an_plain_pass(an_ctx *x) {
+    if (!plain_pass_needed(x)) return 0;
+    float *losses = malloc((size_t)x->maxn * sizeof *losses);
+    if (!losses) return rl_fail("out of memory");
+    double sum = 0;
+    for (int w = 0; w < x->n_win; w++) {
+        const an_window *win = &x->win[w];
+        if (rl_model_infer(x->m, win->tok, win->tgt, win->n, losses, NULL, NULL) != 0) {
+            free(losses);
+            return window_fail(x, w, "base loss");
+        }
+        sum += window_loss(losses, win->tgt, win->n);
+        progress_step(x, "base loss");
+    }
+    free(losses);
+    x->s->loss = x->n_targets ? sum / (double)x->n_targets : NAN;
+    return 0;
+}
 
 int an_ablation_passes(an_ctx *x) {
     rl_analysis_summary *s = x->s;

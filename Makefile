@@ -82,6 +82,12 @@ bench: $(BENCH_BIN) $(TOOL)
 demo: $(TOOL)
 	@sh scripts/demo.sh
 
+# FUZZ_SECONDS per target (make fuzz FUZZ_SECONDS=300); see scripts/fuzz.sh.
+FUZZ_SECONDS ?= 25
+fuzz: $(DEPS_OK)
+	@sh scripts/setup.sh fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
+
 clean:
 	rm -rf build build-san ropelab
 

@@ -10,6 +10,7 @@ static const cli_command commands[] = {
     {"data", cmd_data, "training shards from text: `ropelab data prepare --text FILE... --out DIR`"},
     {"theory", cmd_theory, "the paper's claims as measured figures + verdicts: `ropelab theory --out DIR`"},
     {"maxret", cmd_maxret, "max-retrieval experiment: softmax vs adaptive temperature on growing sets"},
+    {"inspect", cmd_inspect, "list a checkpoint's metadata and tensors (safetensors, HF folder, GGUF, llama2.c)"},
 };
 
 static void usage(FILE *to) {

@@ -84,6 +84,9 @@ typedef struct {
     int progress;          /* 1: progress bar on stderr (silenced by ROPELAB_QUIET=1) */
     size_t capture_bytes;  /* memory for captured q/k/v per pass; more layers than fit are captured
                               over extra passes (default 512 MiB) */
+    int threads;           /* OpenMP / OpenBLAS threads during the run, restored after; 0 (default) =
+                              leave them as they are. On a busy machine 1 is often much faster
+                              for small models (spinning threads wait on descheduled ones). */
     const char *model_name;/* for summary.json (e.g. the checkpoint path); may be NULL */
 } rl_analysis_opts;
 

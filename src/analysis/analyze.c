@@ -1,7 +1,9 @@
 /* rl_analyze: options, the run (windows, passes, results, files) and the summary it returns. */
 #include "internal.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +65,7 @@ static int check_opts(const rl_analysis_opts *o, const rl_model *m) {
     if (o->heads_layer < -1 || o->heads_layer >= m->cfg.n_layers)
         return rl_fail("analyze: layer %d does not exist (the model has layers 0 .. %d)", o->heads_layer,
                        m->cfg.n_layers - 1);
+    if (o->threads < 0 || o->threads > 1024) return rl_fail("analyze: threads %d must be in [0, 1024]", o->threads);
     if (o->capture_bytes < ((size_t)1 << 20)) return rl_fail("analyze: capture memory must be at least 1 MiB");
     return 0;
 }
@@ -204,6 +207,11 @@ int rl_analyze(rl_model *m, const rl_tokenizer *tok, const rl_analysis_text *tex
     x.bos = tok ? rl_tok_bos(tok) : -1;
     if (x.bos < 0 && c->bos_id >= 0 && c->bos_id < c->vocab_size) x.bos = c->bos_id;
     x.files = cJSON_CreateArray();
+    const int saved_threads = omp_get_max_threads();
+    if (o.threads > 0) {
+        omp_set_num_threads(o.threads);
+        openblas_set_num_threads(o.threads);
+    }
     const int L = x.d.L, H = x.d.H, KV = x.d.KV, C = x.d.C;
     int rc = -1;
 
@@ -259,6 +267,10 @@ int rl_analyze(rl_model *m, const rl_tokenizer *tok, const rl_analysis_text *tex
     s->seconds = rl_now() - x.t0;
     rc = 0;
 done:
+    if (o.threads > 0) {
+        omp_set_num_threads(saved_threads);
+        openblas_set_num_threads(saved_threads);
+    }
     free_ctx(&x);
     if (rc != 0 || !summary) rl_analysis_summary_free(s);
     return rc;

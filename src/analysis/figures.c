@@ -25,6 +25,13 @@ static void num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.6g", v);
 }
 
+/* Integer tic steps for an axis of n cells: about 8 labels at most. */
+static int tic_step(int n) {
+    int st = 1;
+    while (n / st > 8) st = st < 2 ? 2 : st < 5 ? 5 : st * 2;
+    return st;
+}
+
 #define HEAT_HEAD                                                                                          \
     "  set key autotitle columnhead\n  set style fill solid 1.0 noborder\n  set palette rgb 33,13,10\n" \
     "  set tics out\n"
@@ -50,9 +57,9 @@ static int fig_layers(an_ctx *x) {
         snprintf(title, sizeof title, "mean |%s chunk| before rotation (over heads)", kinds[k]);
         off += snprintf(body + off, sizeof body - off,
                         "  set title \"%s\"\n  set xlabel \"chunk (0 = highest frequency)\"\n  set ylabel \"layer\"\n"
-                        "  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n"
+                        "  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n  set xtics 0,%d\n  set ytics 0,%d\n"
                         "  plot 'fig_usage_layers.csv' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
-                        title, C - 0.5, L - 0.5, 3 + k);
+                        title, C - 0.5, L - 0.5, tic_step(C), tic_step(L), 3 + k);
     }
     snprintf(body + off, sizeof body - off, "  unset multiplot\n");
     return figure(x, "freq_usage_layers", 1500, 520, body);
@@ -84,9 +91,10 @@ static int fig_heads(an_ctx *x, int l) {
         int nh = k == 0 ? H : KV;
         off += snprintf(body + off, sizeof body - off,
                         "  set title \"layer %d: mean |%s chunk|\"\n  set xlabel \"chunk (0 = highest frequency)\"\n"
-                        "  set ylabel \"%s\"\n  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n"
+                        "  set ylabel \"%s\"\n  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n  set xtics 0,%d\n  set ytics 0,%d\n"
                         "  plot '%s' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
-                        l, k == 0 ? "query" : k == 1 ? "key" : "value", kinds[k], C - 0.5, nh - 0.5, csv, 3 + k);
+                        l, k == 0 ? "query" : k == 1 ? "key" : "value", kinds[k], C - 0.5, nh - 0.5, tic_step(C),
+                        tic_step(nh), csv, 3 + k);
     }
     snprintf(body + off, sizeof body - off, "  unset multiplot\n");
     return figure(x, name, 1500, 520, body);
@@ -116,9 +124,9 @@ static int fig_scores(an_ctx *x) {
     for (int k = 0; k < 3; k++)
         off += snprintf(body + off, sizeof body - off,
                         "  set title \"%s\"\n  set xlabel \"head\"\n  set ylabel \"layer\"\n"
-                        "  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n"
+                        "  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n  set xtics 0,%d\n  set ytics 0,%d\n"
                         "  plot 'fig_head_scores.csv' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
-                        t[k], H - 0.5, L - 0.5, 3 + k);
+                        t[k], H - 0.5, L - 0.5, tic_step(H), tic_step(L), 3 + k);
     snprintf(body + off, sizeof body - off, "  unset multiplot\n");
     return figure(x, "head_scores", 1500, 480, body);
 }
@@ -148,8 +156,8 @@ static int fig_attribution(an_ctx *x) {
                        "  set key autotitle columnhead top right\n  set title \"which chunks carry each role head's "
                        "pattern (margin of the attended key over the mean of the others)\"\n"
                        "  set xlabel \"chunk (0 = highest frequency)\"\n  set ylabel \"share of the logit margin\"\n"
-                       "  set xrange [-0.5:%g]\n  set grid\n  plot ",
-                       C - 0.5);
+                       "  set xrange [-0.5:%g]\n  set xtics 0,%d\n  set grid\n  plot ",
+                       C - 0.5, tic_step(C));
     for (int r = 0; r < n; r++)
         off += snprintf(body + off, sizeof body - off, "%s'fig_attribution.csv' using 1:%d with linespoints lw 2",
                         r ? ", " : "", r + 2);
@@ -191,12 +199,13 @@ static int fig_pattern(an_ctx *x, int r) {
             snprintf(title, sizeof title, "layer %d head %d (%s, score %.3f)", hd->layer, hd->head,
                      rl_head_role_name(hd->role), hd->score);
         else
-            snprintf(title, sizeof title, "chunks %s zeroed in this head (score %.3f)", chunks, hd->ko_high_score);
+            snprintf(title, sizeof title, "high band (chunks %s) zeroed in this head: score %.3f", chunks,
+                     hd->ko_high_score);
         off += snprintf(body + off, sizeof body - off,
                         "  set title \"%s\"\n  set xlabel \"key position\"\n  set ylabel \"query position\"\n"
-                        "  set xrange [-0.5:%g]\n  set yrange [%g:-0.5]\n"
+                        "  set xrange [-0.5:%g]\n  set yrange [%g:-0.5]\n  set xtics 0,%d\n  set ytics 0,%d\n"
                         "  plot '%s' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
-                        title, P - 0.5, P - 0.5, csv, 3 + k);
+                        title, P - 0.5, P - 0.5, tic_step(P), tic_step(P), csv, 3 + k);
     }
     snprintf(body + off, sizeof body - off, "  unset multiplot\n");
     return figure(x, name, after ? 1100 : 600, 520, body);

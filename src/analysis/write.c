@@ -175,11 +175,16 @@ static int write_attribution(an_ctx *x) {
     return an_commit(&f);
 }
 
-/* Token text for CSV: quoted, quotes doubled, control bytes as \n, \t, \xNN. */
+/* Token text for CSV: quoted, quotes doubled, control bytes as \n, \t, \xNN; control tokens
+ * (BOS, EOS) as their stored text. */
 static void token_text(FILE *f, const rl_tokenizer *tok, int prev, int id) {
     fputc('"', f);
     size_t len = 0;
-    const char *p = tok ? rl_tok_piece(tok, prev, id, &len) : NULL;
+    const char *p = NULL;
+    if (tok && rl_tok_type_of(tok, id) == RL_TOKT_CONTROL)
+        p = rl_tok_text(tok, id, &len); /* BOS / EOS: their stored text ("<s>") instead of nothing */
+    else if (tok)
+        p = rl_tok_piece(tok, prev, id, &len);
     for (size_t i = 0; p && i < len; i++) {
         unsigned char ch = (unsigned char)p[i];
         if (ch == '"') fputs("\"\"", f);

@@ -36,6 +36,29 @@ static int tic_step(int n) {
     "  set key autotitle columnhead\n  set style fill solid 1.0 noborder\n  set palette rgb 33,13,10\n" \
     "  set tics out\n"
 
+/* One heatmap panel: x = column 1, y = column 2 (cells 0 .. nx-1, 0 .. ny-1; y from the top when
+ * yrev), colour = column `col` of csv. Appends to body at *off. */
+static void heat_panel(char *body, size_t n, int *off, const char *csv, int col, const char *title, const char *xl,
+                       const char *yl, int nx, int ny, int yrev) {
+    int k = snprintf(body + *off, n - (size_t)*off,
+                     "  set title \"%s\"\n  set xlabel \"%s\"\n  set ylabel \"%s\"\n"
+                     "  set xrange [-0.5:%g]\n  set yrange [%g:%g]\n  set xtics 0,%d\n  set ytics 0,%d\n"
+                     "  plot '%s' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
+                     title, xl, yl, nx - 0.5, yrev ? ny - 0.5 : -0.5, yrev ? -0.5 : ny - 0.5, tic_step(nx), tic_step(ny),
+                     csv, col);
+    if (k > 0) *off = RL_MIN(*off + k, (int)n - 1);
+}
+
+/* Three heatmaps side by side from columns 3, 4, 5 of csv. */
+static int heat_figure(an_ctx *x, const char *name, const char *csv, const char *const titles[3], const char *xl,
+                       const char *const yl[3], int nx, const int ny[3], const char *extra, int height) {
+    char body[8192];
+    int off = snprintf(body, sizeof body, "  set multiplot layout 1,3\n" HEAT_HEAD "%s", extra);
+    for (int k = 0; k < 3; k++) heat_panel(body, sizeof body, &off, csv, 3 + k, titles[k], xl, yl[k], nx, ny[k], 0);
+    snprintf(body + off, sizeof body - off, "  unset multiplot\n");
+    return figure(x, name, 1500, height, body);
+}
+
 /* Usage per layer (Fig. 3 as heatmaps). */
 static int fig_layers(an_ctx *x) {
     const rl_analysis_summary *s = x->s;
@@ -49,20 +72,13 @@ static int fig_layers(an_ctx *x) {
             fprintf(f.fp, "%d,%d,%.6g,%.6g,%.6g\n", c, l, s->layer_q[i], s->layer_k[i], s->layer_v[i]);
         }
     if (an_commit(&f) != 0) return -1;
-    char body[8192];
-    const char *kinds[3] = {"query", "key", "value"};
-    int off = snprintf(body, sizeof body, "  set multiplot layout 1,3\n" HEAT_HEAD);
-    for (int k = 0; k < 3; k++) {
-        char title[200];
-        snprintf(title, sizeof title, "mean |%s chunk| before rotation (over heads)", kinds[k]);
-        off += snprintf(body + off, sizeof body - off,
-                        "  set title \"%s\"\n  set xlabel \"chunk (0 = highest frequency)\"\n  set ylabel \"layer\"\n"
-                        "  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n  set xtics 0,%d\n  set ytics 0,%d\n"
-                        "  plot 'fig_usage_layers.csv' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
-                        title, C - 0.5, L - 0.5, tic_step(C), tic_step(L), 3 + k);
-    }
-    snprintf(body + off, sizeof body - off, "  unset multiplot\n");
-    return figure(x, "freq_usage_layers", 1500, 520, body);
+    const char *const titles[3] = {"mean |query chunk| before rotation (over heads)",
+                                   "mean |key chunk| before rotation (over heads)",
+                                   "mean |value chunk| (over heads)"};
+    const char *const yl[3] = {"layer", "layer", "layer"};
+    const int ny[3] = {L, L, L};
+    return heat_figure(x, "freq_usage_layers", "fig_usage_layers.csv", titles, "chunk (0 = highest frequency)", yl, C,
+                       ny, "", 520);
 }
 
 /* Usage per head of one layer (Fig. 4): q per query head, k and v per kv head. */
@@ -84,20 +100,14 @@ static int fig_heads(an_ctx *x, int l) {
                 fprintf(f.fp, ",\n");
         }
     if (an_commit(&f) != 0) return -1;
-    char body[8192];
-    int off = snprintf(body, sizeof body, "  set multiplot layout 1,3\n" HEAT_HEAD);
-    const char *kinds[3] = {"query head", "key (kv head)", "value (kv head)"};
-    for (int k = 0; k < 3; k++) {
-        int nh = k == 0 ? H : KV;
-        off += snprintf(body + off, sizeof body - off,
-                        "  set title \"layer %d: mean |%s chunk|\"\n  set xlabel \"chunk (0 = highest frequency)\"\n"
-                        "  set ylabel \"%s\"\n  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n  set xtics 0,%d\n  set ytics 0,%d\n"
-                        "  plot '%s' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
-                        l, k == 0 ? "query" : k == 1 ? "key" : "value", kinds[k], C - 0.5, nh - 0.5, tic_step(C),
-                        tic_step(nh), csv, 3 + k);
-    }
-    snprintf(body + off, sizeof body - off, "  unset multiplot\n");
-    return figure(x, name, 1500, 520, body);
+    char t[3][96];
+    snprintf(t[0], sizeof t[0], "layer %d: mean |query chunk|", l);
+    snprintf(t[1], sizeof t[1], "layer %d: mean |key chunk|", l);
+    snprintf(t[2], sizeof t[2], "layer %d: mean |value chunk|", l);
+    const char *const titles[3] = {t[0], t[1], t[2]};
+    const char *const yl[3] = {"query head", "kv head", "kv head"};
+    const int ny[3] = {H, KV, KV};
+    return heat_figure(x, name, csv, titles, "chunk (0 = highest frequency)", yl, C, ny, "", 520);
 }
 
 /* Diagonal / previous / first scores of every head. */
@@ -117,18 +127,12 @@ static int fig_scores(an_ctx *x) {
             fputc('\n', f.fp);
         }
     if (an_commit(&f) != 0) return -1;
-    char body[8192];
-    int off = snprintf(body, sizeof body, "  set multiplot layout 1,3\n" HEAT_HEAD "  set cbrange [0:1]\n");
-    const char *t[3] = {"diagonal score (mean attention on itself)", "previous-token score",
-                        "first-token (BOS sink) score"};
-    for (int k = 0; k < 3; k++)
-        off += snprintf(body + off, sizeof body - off,
-                        "  set title \"%s\"\n  set xlabel \"head\"\n  set ylabel \"layer\"\n"
-                        "  set xrange [-0.5:%g]\n  set yrange [-0.5:%g]\n  set xtics 0,%d\n  set ytics 0,%d\n"
-                        "  plot 'fig_head_scores.csv' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
-                        t[k], H - 0.5, L - 0.5, tic_step(H), tic_step(L), 3 + k);
-    snprintf(body + off, sizeof body - off, "  unset multiplot\n");
-    return figure(x, "head_scores", 1500, 480, body);
+    const char *const titles[3] = {"diagonal score (mean attention on itself)", "previous-token score",
+                                   "first-token (BOS sink) score"};
+    const char *const yl[3] = {"layer", "layer", "layer"};
+    const int ny[3] = {L, L, L};
+    return heat_figure(x, "head_scores", "fig_head_scores.csv", titles, "head", yl, H, ny, "  set cbrange [0:1]\n",
+                       480);
 }
 
 /* Share of each role head's margin carried by each chunk. */
@@ -201,11 +205,7 @@ static int fig_pattern(an_ctx *x, int r) {
         else
             snprintf(title, sizeof title, "high band (chunks %s) zeroed in this head: score %.3f", chunks,
                      hd->ko_high_score);
-        off += snprintf(body + off, sizeof body - off,
-                        "  set title \"%s\"\n  set xlabel \"key position\"\n  set ylabel \"query position\"\n"
-                        "  set xrange [-0.5:%g]\n  set yrange [%g:-0.5]\n  set xtics 0,%d\n  set ytics 0,%d\n"
-                        "  plot '%s' using 1:2:(0.5):(0.5):%d with boxxyerror fc palette notitle\n",
-                        title, P - 0.5, P - 0.5, tic_step(P), tic_step(P), csv, 3 + k);
+        heat_panel(body, sizeof body, &off, csv, 3 + k, title, "key position", "query position", P, P, 1);
     }
     snprintf(body + off, sizeof body - off, "  unset multiplot\n");
     return figure(x, name, after ? 1100 : 600, 520, body);

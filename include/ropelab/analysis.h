@@ -83,7 +83,7 @@ typedef struct {
     int figures;           /* 1 (default): render figures with gnuplot */
     int progress;          /* 1: progress bar on stderr (silenced by ROPELAB_QUIET=1) */
     size_t capture_bytes;  /* memory for captured q/k/v per pass; more layers than fit are captured
-                              over extra passes (default 512 MiB) */
+                              over extra passes, at least one layer per pass (default 512 MiB) */
     int threads;           /* OpenMP / OpenBLAS threads during the run, restored after; 0 (default) =
                               leave them as they are. On a busy machine 1 is often much faster
                               for small models (spinning threads wait on descheduled ones). */

@@ -66,7 +66,7 @@ static int check_opts(const rl_analysis_opts *o, const rl_model *m) {
         return rl_fail("analyze: layer %d does not exist (the model has layers 0 .. %d)", o->heads_layer,
                        m->cfg.n_layers - 1);
     if (o->threads < 0 || o->threads > 1024) return rl_fail("analyze: threads %d must be in [0, 1024]", o->threads);
-    if (o->capture_bytes < ((size_t)1 << 20)) return rl_fail("analyze: capture memory must be at least 1 MiB");
+    if (o->capture_bytes < 1) return rl_fail("analyze: capture memory must be > 0 bytes");
     return 0;
 }
 

@@ -128,12 +128,12 @@ int an_base_pass(an_ctx *x) {
             hk.q = qs;
             hk.k = ks;
             hk.v = vs;
-            if (g0 == 0) {
-                pr.pat = w == 0 ? x->pat : NULL;
-                hk.probs_layers = all;
-                hk.probs_fn = an_probs_fn;
-                hk.probs_ctx = &pr;
-            }
+            /* probabilities in every pass (kept from the first): every layer then runs the same
+             * attention kernel in every pass, so the captures do not depend on the grouping */
+            pr.pat = w == 0 && g0 == 0 ? x->pat : NULL;
+            hk.probs_layers = all;
+            hk.probs_fn = an_probs_fn;
+            hk.probs_ctx = &pr;
             if (rl_model_infer(x->m, win->tok, win->tgt, win->n, g0 == 0 ? losses : NULL, NULL, &hk) != 0) {
                 window_fail(x, w, "measuring");
                 goto done;

@@ -3,6 +3,7 @@
  * output contract (headers, files, figures) and bad inputs. Random GQA models. */
 #include "analysis_fixture.h"
 #include "helpers.h"
+#include "model_ref.h"
 #include "ropelab/util.h"
 
 #include <cjson/cJSON.h>
@@ -459,4 +460,67 @@ Test(analysis_measures, bad_inputs) {
     rl_model_free(m);
     rt_rmtree(dir);
     free(dir);
+}
+
+/* Every inference architecture goes through the analyser: fused q/k/v and partial rotary
+ * (GPT-NeoX: 4 of 16 dims rotated = 2 chunks, so 2 one-chunk bands and an unrotated band), biases
+ * (Qwen2), MQA with head_dim != d/H (Gemma), soft-capping, alternating sliding windows and
+ * query_pre_attn_scalar (Gemma 2), sliding windows everywhere (Mistral: the first token leaves the
+ * window, so logit_first is undefined there). */
+Test(analysis_measures, every_architecture) {
+    const char *arch[5] = {"gpt_neox", "qwen2", "gemma", "gemma2", "mistral"};
+    for (int a = 0; a < 5; a++) {
+        rl_model_config c;
+        cr_assert_eq(rl_model_config_preset(&c, arch[a]), 0, "%s", rl_error());
+        c.vocab_size = 19, c.d_model = 16, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 8;
+        c.d_ff = 20, c.max_seq = 16, c.bos_id = 1, c.eos_id = 2;
+        if (a == 0) c.n_kv_heads = 4, c.head_dim = 16;
+        if (a == 2) c.n_kv_heads = 1, c.head_dim = 12;
+        if (a == 3) c.attn_softcap = 2.0, c.sliding_window = 3, c.query_pre_attn_scalar = 10;
+        if (a == 4) c.sliding_window = 4;
+        rl_model *m = rl_model_new(&c, 1);
+        cr_assert_not_null(m, "%s: %s", arch[a], rl_error());
+        ref_randomize(m, 30 + a, 0.35);
+        const int lens[2] = {20, 9};
+        rl_analysis_text *texts = af_id_texts(2, lens, c.vocab_size, 40 + a);
+        rl_analysis_opts o = quiet_opts();
+        o.threshold = 0.2;
+        char *dir = rt_tmpdir();
+        rl_analysis_summary s;
+        cr_assert_eq(rl_analyze(m, NULL, texts, 2, &o, dir, &s), 0, "%s: %s", arch[a], rl_error());
+        const int C = c.head_dim / 2;
+        for (int i = 0; i < c.n_layers * c.n_heads * 3; i++)
+            cr_assert(s.scores[i] >= 0 && s.scores[i] <= 1 + 1e-6, "%s score %g", arch[a], s.scores[i]);
+        for (int i = 0; i < c.n_layers * c.n_kv_heads * C; i++) cr_assert(isfinite(s.usage_k[i]) && s.usage_k[i] >= 0);
+        if (a == 0) {
+            cr_assert_eq(s.n_bands, 2);
+            cr_assert_eq(s.n_ablations, 2 * (2 + 2) + 1, "%d", s.n_ablations);
+            cr_assert_str_eq(s.ablations[s.n_ablations - 1].name, "zero:unrotated");
+        }
+        char path[4300];
+        snprintf(path, sizeof path, "%s/summary.json", dir);
+        char *js;
+        cr_assert_eq(rl_read_file(path, &js, NULL), 0);
+        cJSON *j = cJSON_Parse(js);
+        double sc = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "model"), "attn_scale")->valuedouble;
+        cr_assert(fabs(sc - (a == 3 ? 1 / sqrt(10.0) : 1 / sqrt((double)c.head_dim))) < 1e-7, "%s scale %g", arch[a], sc);
+        cJSON_Delete(j);
+        free(js);
+        if (a == 4 && s.n_roles > 0) { /* Mistral, window 4: key 0 is outside it from row 4 on */
+            snprintf(path, sizeof path, "%s/logit_tables.csv", dir);
+            af_csv t;
+            cr_assert_eq(af_csv_load(path, &t), 0);
+            for (int r = 0; r < t.n_rows; r++) {
+                int i = (int)af_csv_num(&t, r, "position");
+                cr_assert_eq(isnan(af_csv_num(&t, r, "logit_first")), i >= 4, "row %d", i);
+            }
+            af_csv_free(&t);
+        }
+        cr_assert(a != 4 || s.n_roles > 0, "mistral: no role head to check the window on");
+        rl_analysis_summary_free(&s);
+        rt_rmtree(dir);
+        free(dir);
+        af_texts_free(texts, 2);
+        rl_model_free(m);
+    }
 }

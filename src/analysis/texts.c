@@ -1,7 +1,6 @@
 /* The analyser's inputs: text files read, tokenised with BOS first and cut into windows. */
 #include "internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

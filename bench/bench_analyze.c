@@ -4,9 +4,13 @@
  * machine's OpenBLAS sgemm rate at the model's shape (measured in the same run), a whole
  * rl_analyze run (figures off), and peak memory (getrusage ru_maxrss). Each at --threads (1 and
  * 2: on a shared machine the spinning of idle OpenMP threads can make 2 threads slower than 1).
+ * Then the same on the real model stories260K (../shared/models, or $ROPELAB_TEST_MODELS; skipped
+ * with a message when absent): forward tokens/s at its 512-token context and the whole analysis of
+ * the three stories of tests/data/stories.
  *
  * Forward FLOPs per token (docs/model.md): 2 (L (D QKV + H hd D + 3 D F) + V D) + 2 L H hd (n + 1). */
 #include "ropelab/analysis.h"
+#include "ropelab/formats.h"
 #include "ropelab/model.h"
 #include "ropelab/util.h"
 
@@ -84,6 +88,72 @@ static double forward_seconds(rl_model *m, const int32_t *tok, const int32_t *tg
     return best;
 }
 
+/* stories260K: forward speed at 512 tokens and the documented worked example, at 1 and 2 threads. */
+static void bench_stories(void) {
+    const char *env = getenv("ROPELAB_TEST_MODELS"), *root = getenv("ROPELAB_ROOT");
+    char dir[4096], model[4200], tok[4200];
+    snprintf(dir, sizeof dir, "%s", env && *env ? env : "../shared/models");
+    if (!(env && *env) && root && *root) snprintf(dir, sizeof dir, "%s/../shared/models", root);
+    snprintf(model, sizeof model, "%s/stories260K.bin", dir);
+    snprintf(tok, sizeof tok, "%s/tok512.bin", dir);
+    if (!rl_file_exists(model)) {
+        printf("stories260K: skipped (%s absent)\n", model);
+        return;
+    }
+    rl_loaded ld;
+    if (rl_load_model(model, tok, &ld) != 0) {
+        printf("stories260K: %s\n", rl_error());
+        return;
+    }
+    const int n = 512;
+    int32_t *t = malloc((size_t)n * sizeof *t), *tg = malloc((size_t)n * sizeof *tg);
+    rl_rng r;
+    rl_rng_seed(&r, 3);
+    for (int i = 0; i < n; i++) t[i] = 3 + (int32_t)rl_rng_below(&r, (uint64_t)(ld.model->cfg.vocab_size - 3));
+    for (int i = 0; i < n; i++) tg[i] = i + 1 < n ? t[i + 1] : -1;
+    char paths[3][4300];
+    const char *names[3] = {"lily", "max", "cake"};
+    const char *pp[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/tests/data/stories/%s.txt", root && *root ? root : ".", names[i]);
+        pp[i] = paths[i];
+    }
+    rl_analysis_text *texts = NULL;
+    if (rl_analysis_read_texts(pp, 3, &texts) != 0) printf("stories260K: %s\n", rl_error());
+    printf("stories260K (%.0f k parameters):\n", ld.model->n_params / 1e3);
+    for (int th = 1; th <= 2; th++) {
+        omp_set_num_threads(th);
+        openblas_set_num_threads(th);
+        double tp = forward_seconds(ld.model, t, tg, n, 0, 5), tm = forward_seconds(ld.model, t, tg, n, 1, 5);
+        printf("  %d thread%s: plain forward %.0f tok/s, measuring pass %.0f tok/s (512-token window)", th,
+               th > 1 ? "s" : " ", n / tp, n / tm);
+        if (texts) {
+            rl_analysis_opts o;
+            rl_analysis_opts_default(&o);
+            o.progress = 0;
+            o.threads = th;
+            char out[64];
+            snprintf(out, sizeof out, "/tmp/ropelab-bench-stories-%d", (int)getpid());
+            rl_analysis_summary s;
+            double t0 = rl_now();
+            if (rl_analyze(ld.model, ld.tok, texts, 3, &o, out, &s) == 0) {
+                double t1 = rl_now() - t0;
+                printf(" | whole analysis of the 3 stories (%lld tokens, figures included) %.2f s", (long long)s.n_tokens, t1);
+                rl_analysis_summary_free(&s);
+            } else {
+                printf(" | analysis failed: %s", rl_error());
+            }
+            char cmd[128];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+            if (system(cmd) != 0) fprintf(stderr, "bench_analyze: could not remove %s\n", out);
+        }
+        printf("\n");
+    }
+    if (texts) rl_analysis_texts_free(texts, 3);
+    free(t), free(tg);
+    rl_loaded_free(&ld);
+}
+
 int main(int argc, char **argv) {
     int n = 1024, n_texts = 2;
     for (int i = 1; i < argc; i++) {
@@ -159,6 +229,7 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd) != 0) fprintf(stderr, "bench_analyze: could not remove %s\n", dir);
     }
+    bench_stories();
     printf("  peak RSS %.1f MiB (model %.1f MiB, inference workspace at %d tokens %.1f MiB)\n", peak_rss_mib(),
            m->n_params * 4.0 / (1 << 20), n, rl_model_infer_bytes(&c, n) / (double)(1 << 20));
     free(texts);

@@ -8,5 +8,7 @@ int cmd_theory(int argc, char **argv);
 int cmd_maxret(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

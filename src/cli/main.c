@@ -10,6 +10,8 @@ static const cli_command commands[] = {
     {"data", cmd_data, "training shards from text: `ropelab data prepare --text FILE... --out DIR`"},
     {"theory", cmd_theory, "the paper's claims as measured figures + verdicts: `ropelab theory --out DIR`"},
     {"maxret", cmd_maxret, "max-retrieval experiment: softmax vs adaptive temperature on growing sets"},
+    {"analyze", cmd_analyze, "how a model uses its RoPE frequencies: `ropelab analyze MODEL --text FILE... --out DIR`"},
+    {"generate", cmd_generate, "continue a prompt: `ropelab generate MODEL --prompt TEXT [-n N]`"},
     {"inspect", cmd_inspect, "list a checkpoint's metadata and tensors (safetensors, HF folder, GGUF, llama2.c)"},
     {"export", cmd_export, "a checkpoint as a Hugging Face folder or a GGUF file: `ropelab export CKPT --hf DIR`"},
 };

@@ -9,6 +9,7 @@
  * the three stories of tests/data/stories.
  *
  * Forward FLOPs per token (docs/model.md): 2 (L (D QKV + H hd D + 3 D F) + V D) + 2 L H hd (n + 1). */
+#include "bench_common.h"
 #include "ropelab/analysis.h"
 #include "ropelab/formats.h"
 #include "ropelab/model.h"
@@ -20,34 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-static double peak_rss_mib(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_maxrss / 1024.0;
-}
 
 static double fwd_flops_per_token(const rl_model_config *c, int n) {
     double L = c->n_layers, D = c->d_model, F = c->d_ff, V = c->vocab_size, HD = (double)c->n_heads * c->head_dim;
     return 2 * (L * (D * rl_model_qkv_width(c) + HD * D + 3 * D * F) + V * D) + 2 * L * HD * (n + 1);
 }
 
-static double sgemm_gflops(int M, int N, int K, int reps) {
-    float *A = rl_alloc_aligned((size_t)M * K * 4, "A"), *B = rl_alloc_aligned((size_t)N * K * 4, "B");
-    float *C = rl_alloc_aligned((size_t)M * N * 4, "C");
-    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)N * K; i++) B[i] = (float)(i % 5) * 0.1f;
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t0 = rl_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
-        best = fmin(best, rl_now() - t0);
-    }
-    free(A), free(B), free(C);
-    return 2.0 * M * N * K / best / 1e9;
-}
 
 static void noop_probs(void *ctx, int layer, int head, int row, const float *p, int n) {
     (void)ctx, (void)layer, (void)head, (void)row, (void)p, (void)n;
@@ -197,7 +178,7 @@ int main(int argc, char **argv) {
         const int th = threads[ti];
         omp_set_num_threads(th);
         openblas_set_num_threads(th);
-        const double gemm = sgemm_gflops(n, 4 * c.d_model, c.d_model, 5);
+        const double gemm = bench_sgemm_gflops(n, 4 * c.d_model, c.d_model, 5);
         const double tp = forward_seconds(m, tok, tgt, n, 0, 3), tm = forward_seconds(m, tok, tgt, n, 1, 3);
         printf("  %d thread%s: sgemm %dx%dx%d %.1f GFLOP/s | plain forward %.0f tok/s (%.1f GFLOP/s, %.2f of sgemm) | "
                "measuring pass %.0f tok/s (%.2f of plain)\n",
@@ -230,7 +211,7 @@ int main(int argc, char **argv) {
         if (system(cmd) != 0) fprintf(stderr, "bench_analyze: could not remove %s\n", dir);
     }
     bench_stories();
-    printf("  peak RSS %.1f MiB (model %.1f MiB, inference workspace at %d tokens %.1f MiB)\n", peak_rss_mib(),
+    printf("  peak RSS %.1f MiB (model %.1f MiB, inference workspace at %d tokens %.1f MiB)\n", bench_peak_rss_mib(),
            m->n_params * 4.0 / (1 << 20), n, rl_model_infer_bytes(&c, n) / (double)(1 << 20));
     free(texts);
     free(tok);

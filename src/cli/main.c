@@ -12,6 +12,8 @@ static const cli_command commands[] = {
     {"maxret", cmd_maxret, "max-retrieval experiment: softmax vs adaptive temperature on growing sets"},
     {"train", cmd_train, "train a model on prepared data: `ropelab train --data DIR --out DIR [--KEY VALUE ...]`"},
     {"eval", cmd_eval, "validation loss at 1-16x the training context: `ropelab eval CKPT --data DIR`"},
+    {"analyze", cmd_analyze, "how a model uses its RoPE frequencies: `ropelab analyze MODEL --text FILE... --out DIR`"},
+    {"generate", cmd_generate, "continue a prompt: `ropelab generate MODEL --prompt TEXT [-n N]`"},
     {"inspect", cmd_inspect, "list a checkpoint's metadata and tensors (safetensors, HF folder, GGUF, llama2.c)"},
     {"export", cmd_export, "a checkpoint as a Hugging Face folder or a GGUF file: `ropelab export CKPT --hf DIR`"},
 };

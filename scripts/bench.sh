@@ -5,6 +5,8 @@
 # Usage: scripts/bench.sh BUILD_BENCH_DIR
 set -eu
 dir=${1:-build/bench}
+# bench_tokenizer reads the default corpus: fetch it first (once; checksummed) rather than skip.
+sh scripts/fetch_corpus.sh >/dev/null
 status=0
 for b in "$dir"/*; do
   [ -x "$b" ] || continue

@@ -343,3 +343,29 @@ Test(formats_safetensors, inspect_cli) {
     rt_rmtree(dir);
     free(dir);
 }
+
+/* `ropelab inspect RUN_DIR` on a trainer's run folder (no weights of its own, `checkpoint` linking the
+ * newest ckpt-NNNNNNN folder) shows that checkpoint, as eval / analyze / export do; a folder with
+ * neither is still an error naming the missing files. */
+Test(formats_safetensors, inspect_run_folder) {
+    char *dir = rt_tmpdir(), p[4200], args[4400];
+    float v[2] = {1, 2};
+    rl_write_tensor w[1] = {{"model.norm.weight", RL_DT_F32, 1, {2}, v, NULL}};
+    snprintf(p, sizeof p, "%s/ckpt-0000007", dir);
+    cr_assert_eq(rl_mkdirs(p), 0);
+    snprintf(p, sizeof p, "%s/ckpt-0000007/model.safetensors", dir);
+    cr_assert_eq(rl_safetensors_write(p, w, 1, NULL), 0);
+    char *out;
+    snprintf(args, sizeof args, "inspect '%s'", dir);
+    cr_assert_eq(rt_run_tool(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "no model.safetensors") != NULL, "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "ln -s ckpt-0000007 '%s/checkpoint'", dir);
+    cr_assert_eq(rt_sh(args, NULL), 0);
+    snprintf(args, sizeof args, "inspect '%s'", dir);
+    cr_assert_eq(rt_run_tool(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "/checkpoint") && strstr(out, "model.norm.weight"), "%s", out);
+    free(out);
+    rt_rmtree(dir);
+    free(dir);
+}

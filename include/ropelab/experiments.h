@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ropelab/report.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -312,14 +314,7 @@ int rl_maxret_run(const rl_maxret_config *c);
 /* The paper's Table (accuracy %, baseline and adaptive) at sizes 16, 64, ..., 16384; NAN elsewhere. */
 double rl_maxret_paper_acc(int size, int adaptive);
 
-/* ---- statistics used by the experiment ----------------------------------------------------------- */
-/* Two-sided p-value of the paired t-test of mean(d) = 0 over n >= 2 differences; *t (may be NULL) gets
- * the statistic. Returns 1 when every difference is 0, and 0 when they are equal but non-zero. */
-double rl_paired_t_pvalue(const double *d, int n, double *t);
-/* Student t CDF survival, two-sided: P(|T_df| >= |t|). */
-double rl_t_two_sided(double t, double df);
-/* Exact two-sided McNemar (sign) test: b and c discordant pairs, p = min(1, 2 P(Bin(b+c, 1/2) <= min(b,c))). */
-double rl_mcnemar_exact(int64_t b, int64_t c);
+/* The statistics it uses (paired t-test, exact McNemar) are in ropelab/report.h. */
 
 #ifdef __cplusplus
 }

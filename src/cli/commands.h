@@ -7,5 +7,6 @@ int cmd_data(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
 int cmd_maxret(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_reproduce(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"theory", cmd_theory, "the paper's claims as measured figures + verdicts: `ropelab theory --out DIR`"},
     {"maxret", cmd_maxret, "max-retrieval experiment: softmax vs adaptive temperature on growing sets"},
     {"inspect", cmd_inspect, "list a checkpoint's metadata and tensors (safetensors, HF folder, GGUF, llama2.c)"},
+    {"reproduce", cmd_reproduce, "the whole paper in one command, with error bars: `ropelab reproduce --scale tiny`"},
 };
 
 static void usage(FILE *to) {

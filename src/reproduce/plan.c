@@ -151,7 +151,7 @@ static double work_fraction(const plan *p) {
 
 /* Caller holds the progress lock. final: 1 = the stage `s` just finished (a line in logs). */
 static void draw(plan *p, const plan_stage *s, int final) {
-    if (!p->progress || rl_quiet()) return;
+    if (!p->show) return;
     double now = rl_now();
     if (!final && now - p->last_draw < (p->tty ? 0.1 : 30.0)) return;
     p->last_draw = now;
@@ -267,6 +267,12 @@ int plan_execute(plan *p, int jobs, int threads_per_job) {
         p->st[i].state_ticks = 0;
     }
     int saved_threads = omp_get_max_threads(), saved_levels = omp_get_max_active_levels();
+    /* One bar for the whole plan: the libraries' own bars (trainer, theory, ...) are silenced through
+     * the variable they all read, set here before any worker starts and restored after they joined. */
+    p->show = p->progress && !rl_quiet();
+    const char *q = getenv("ROPELAB_QUIET");
+    char *saved_quiet = q ? rl_strdup(q) : NULL;
+    setenv("ROPELAB_QUIET", "1", 1);
     if (jobs == 1) {
         for (int i = 0; i < p->n && !p->failed; i++) {
             if (p->st[i].state == 2) continue;
@@ -313,6 +319,9 @@ int plan_execute(plan *p, int jobs, int threads_per_job) {
         omp_set_max_active_levels(saved_levels);
     }
     omp_set_num_threads(saved_threads);
+    if (saved_quiet) setenv("ROPELAB_QUIET", saved_quiet, 1);
+    else unsetenv("ROPELAB_QUIET");
+    free(saved_quiet);
     if (p->failed) return rl_fail("%s", p->error);
     for (int i = 0; i < p->n; i++)
         if (p->st[i].state != 2) return rl_fail("plan: stage '%s' could not run (internal error)", p->st[i].label);

@@ -45,6 +45,7 @@ typedef struct plan {
     plan_stage *st;
     /* progress */
     int progress;            /* show the bar / lines (also off under ROPELAB_QUIET=1) */
+    int show;                /* progress && !rl_quiet() when the execution started */
     int tty;
     double t0, last_draw;
     double total_weight;     /* of the stages not done at the start */
@@ -70,7 +71,8 @@ int plan_scan(plan *p);
 /* Runs every stage not done, `jobs` at a time (jobs > 1: OpenMP workers, each stage with
  * `threads_per_job` threads; nested parallelism is enabled only when that is > 1), in plan order
  * among the stages whose dependencies are done. On the first failure no new stage starts; running
- * ones finish; returns -1 with the failing stage's label and message. */
+ * ones finish; returns -1 with the failing stage's label and message. The stages' own progress lines
+ * are silenced (ROPELAB_QUIET=1 is set for the duration, then restored): the plan's bar is the only one. */
 int plan_execute(plan *p, int jobs, int threads_per_job);
 
 /* From inside a stage: progress within it (frac in [0, 1], note may be NULL), and the kill hook. */

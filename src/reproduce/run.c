@@ -1,0 +1,141 @@
+/* `ropelab reproduce` as a library call: resolve the options, build the plan, run what is not done,
+ * gather the results and write the report. */
+#include "repro_internal.h"
+#include "ropelab/util.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rl_repro_opts_default(rl_repro_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->scale = "tiny";
+    o->out_dir = "out/reproduce";
+    o->progress = 1;
+}
+
+static int resolve(rp_ctx *x, const rl_repro_opts *o) {
+    memset(x, 0, sizeof *x);
+    x->o = *o;
+    x->scale = rl_repro_scale_find(o->scale ? o->scale : "tiny");
+    if (!x->scale) return rl_fail("unknown scale '%s' (known: micro tiny small paper)", o->scale);
+    if (o->variants) {
+        if (o->n_variants < 1 || o->n_variants > RP_MAX_VARIANTS)
+            return rl_fail("give 1 to %d variants (got %d)", RP_MAX_VARIANTS, o->n_variants);
+        memcpy(x->variants, o->variants, (size_t)o->n_variants * sizeof *x->variants);
+        x->n_variants = o->n_variants;
+    } else {
+        x->n_variants = rl_repro_variants_default(x->variants, RP_MAX_VARIANTS);
+    }
+    x->seeds = o->seeds > 0 ? o->seeds : x->scale->seeds;
+    if (x->seeds > RP_MAX_SEEDS) return rl_fail("--seeds %d: at most %d", x->seeds, RP_MAX_SEEDS);
+    if (o->n_models < 0 || o->n_models > RP_MAX_MODELS) return rl_fail("at most %d --model", RP_MAX_MODELS);
+    if (o->threads < 0 || o->jobs < 0) return rl_fail("threads and jobs must be >= 0");
+    x->threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+    x->jobs = o->jobs > 0 ? o->jobs : x->scale->jobs > 0 ? x->scale->jobs : x->threads;
+    if (x->jobs > x->threads) x->jobs = x->threads;
+    x->threads_per_job = x->threads / x->jobs > 0 ? x->threads / x->jobs : 1;
+    x->n_softmax = 1;
+    x->st_data = x->st_theory = -1;
+    for (int v = 0; v < RP_MAX_VARIANTS; v++)
+        for (int s = 0; s < RP_MAX_SEEDS; s++) x->st_train[v][s] = x->st_eval[v][s] = x->st_analysis[v][s] = -1;
+    for (int m = 0; m < RP_MAX_MODELS; m++) x->st_pretrained[m] = -1;
+    const char *out = o->out_dir && *o->out_dir ? o->out_dir : "out/reproduce";
+    plan_init(&x->plan, out);
+    x->plan.progress = o->progress;
+    return 0;
+}
+
+static int build_plan(rp_ctx *x) {
+    plan *p = &x->plan;
+    x->st_data = plan_add(p, "data", x->data_prepared ? "data (prepared dataset)" : "data preparation",
+                          rp_data_config(x), 2, rp_data_run, x);
+    if (x->st_data < 0) return -1;
+    if (!x->data_prepared && plan_dir(p, x->st_data, x->data_dir, sizeof x->data_dir) != 0) return -1;
+    x->st_theory = plan_add(p, "theory", "theory experiments", rp_theory_config(x), x->scale->reduced_theory ? 2 : 20,
+                            rp_theory_run, x);
+    if (x->st_theory < 0) return -1;
+    return 0;
+}
+
+/* OUT/report/timing.json: wall time of each stage run by this process (kept out of summary.json so
+ * that summaries compare exactly). */
+static int write_timing(const rp_ctx *x, const char *path, double total) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "seconds_this_process", total);
+    cJSON_AddNumberToObject(j, "threads", x->threads);
+    cJSON_AddNumberToObject(j, "jobs", x->jobs);
+    cJSON *a = cJSON_AddArrayToObject(j, "stages");
+    for (int i = 0; i < x->plan.n; i++) {
+        const plan_stage *s = &x->plan.st[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "stage", s->label);
+        cJSON_AddStringToObject(o, "folder", s->rel);
+        cJSON_AddBoolToObject(o, "skipped", s->skipped);
+        cJSON_AddNumberToObject(o, "seconds", s->skipped ? 0 : s->seconds);
+        cJSON_AddNumberToObject(o, "threads", s->threads);
+        cJSON_AddItemToArray(a, o);
+    }
+    char *txt = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!txt) return rl_fail("out of memory writing %s", path);
+    int rc = rl_write_atomic(path, txt, strlen(txt));
+    free(txt);
+    return rc;
+}
+
+int rp_prepare(rp_ctx *x, const rl_repro_opts *o) {
+    if (resolve(x, o) != 0 || rp_data_resolve(x) != 0 || build_plan(x) != 0) return -1;
+    return rl_mkdirs(x->plan.out_dir);
+}
+
+int rp_finish(rp_ctx *x, double t0, rl_repro_result *res) {
+    int skipped = 0;
+    for (int i = 0; i < x->plan.n; i++) skipped += x->plan.st[i].skipped;
+    rp_results *r = calloc(1, sizeof *r);
+    if (!r) return rl_fail("out of memory");
+    char report[4200], path[4400];
+    int rc = rl_path(report, sizeof report, "%s/report", x->plan.out_dir);
+    if (rc == 0) rc = rl_mkdirs(report);
+    if (rc == 0) rc = rp_collect(x, r);
+    if (rc == 0) {
+        rp_claims(x, r);
+        rc = rl_path(path, sizeof path, "%s/summary.json", report);
+    }
+    if (rc == 0) rc = rp_write_summary(x, r, path);
+    if (rc == 0 && res) rc = rl_path(res->summary, sizeof res->summary, "%s", path);
+    if (rc == 0) rc = rp_write_report(x, r, report);
+    if (rc == 0) rc = rl_path(path, sizeof path, "%s/timing.json", report);
+    if (rc == 0) rc = write_timing(x, path, rl_now() - t0);
+    if (rc == 0 && res) {
+        res->stages = x->plan.n;
+        res->skipped = skipped;
+        rc = rl_path(res->report, sizeof res->report, "%s/index.html", report);
+        for (int i = 0; i < r->n_claims; i++) res->verdicts[r->claims[i].verdict]++;
+    }
+    rp_results_free(r);
+    free(r);
+    return rc;
+}
+
+void rp_ctx_free(rp_ctx *x) {
+    for (int i = 0; i < x->n_files; i++) free(x->files[i]);
+    x->n_files = 0;
+    plan_free(&x->plan);
+}
+
+int rl_repro_run(const rl_repro_opts *o, rl_repro_result *res) {
+    double t0 = rl_now();
+    if (res) memset(res, 0, sizeof *res);
+    rp_ctx *x = calloc(1, sizeof *x);
+    if (!x) return rl_fail("out of memory");
+    int rc = rp_prepare(x, o);
+    if (rc == 0) rc = plan_scan(&x->plan);
+    if (rc == 0) rc = plan_execute(&x->plan, x->jobs, x->threads_per_job);
+    if (rc == 0) rc = rp_finish(x, t0, res);
+    rp_ctx_free(x);
+    free(x);
+    return rc;
+}

@@ -5,7 +5,8 @@
  *   build/bench/bench_train                 everything (make bench runs this)
  *   build/bench/bench_train --dump DIR ...  write weights, batch, loss and gradients for
  *                                           bench/check_torch.py (see docs/model.md, "Raw dump")
- * Options: --threads N (2), --steps N (5), --batch B (16), --pe SPEC (rope:theta=10000).
+ * Options: --threads N (2), --steps N (5), --batch B (16), --pe SPEC (rope:theta=10000),
+ * --softmax softmax|adaptive|adaptive-const (the attention softmax of --dump; default softmax).
  *
  * FLOPs per trained token (the formula of docs/model.md): 3 x forward, forward =
  *   2 (L (D QKV + H hd D + 3 D F) + V D)  matrix products (the embedding lookup is free)
@@ -74,6 +75,13 @@ static int dump(const char *dir, const rl_model_config *cfg, int B, int T) {
     for (int i = 0; i < m->n_tensors; i++)
         if (m->table[i].ndim == 1)
             for (size_t j = 0; j < m->table[i].numel; j++) (*m->table[i].slot)[j] += (float)(0.1 * rl_rng_normal(&r));
+    /* adaptive attention: q and k weights x5 so the attention rows are far from uniform (logit spread
+     * ~2 instead of ~0.1): the entropy term of the backward then matters (through-beta and
+     * constant-beta gradients differ by percents of their scale, not 0.4 %) */
+    if (cfg->attn_softmax != RL_ATTN_PLAIN)
+        for (int l = 0; l < cfg->n_layers; l++)
+            for (size_t j = 0; j < (size_t)(cfg->n_heads + cfg->n_kv_heads) * cfg->head_dim * cfg->d_model; j++)
+                m->p.layer[l].wq[j] *= 5.0f; /* wq and wk are adjacent */
     int32_t *io = malloc((size_t)2 * B * T * sizeof *io);
     batch(io, io + B * T, B, T, cfg->vocab_size, 5);
     io[B * T + 3] = -1; /* one ignored target */
@@ -188,16 +196,18 @@ static double torch_tokens_per_s(int threads, int steps, int B, const char *pe, 
 
 int main(int argc, char **argv) {
     int threads = 2, steps = 5, B = 16, no_torch = 0;
-    const char *pe = "rope:theta=10000", *dump_dir = NULL;
+    const char *pe = "rope:theta=10000", *dump_dir = NULL, *softmax = "softmax";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--pe") && i + 1 < argc) pe = argv[++i];
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump_dir = argv[++i];
+        else if (!strcmp(argv[i], "--softmax") && i + 1 < argc) softmax = argv[++i];
         else if (!strcmp(argv[i], "--no-torch")) no_torch = 1;
         else {
-            fprintf(stderr, "usage: bench_train [--threads N] [--steps N] [--batch B] [--pe SPEC] [--dump DIR] [--no-torch]\n");
+            fprintf(stderr, "usage: bench_train [--threads N] [--steps N] [--batch B] [--pe SPEC] [--dump DIR [--softmax "
+                            "KIND]] [--no-torch]\n");
             return 2;
         }
     }
@@ -215,7 +225,12 @@ int main(int argc, char **argv) {
     }
     const int T = cfg.max_seq;
     if (dump_dir) {
-        if (dump(dump_dir, &cfg, B, T) != 0) {
+        rl_model_config cd = cfg;
+        if (rl_attn_softmax_from_name(softmax, &cd.attn_softmax) != 0) {
+            fprintf(stderr, "bench_train: --softmax '%s': expected softmax, adaptive or adaptive-const\n", softmax);
+            return 2;
+        }
+        if (dump(dump_dir, &cd, B, T) != 0) {
             fprintf(stderr, "bench_train: %s\n", rl_error());
             return 1;
         }
@@ -269,15 +284,19 @@ int main(int argc, char **argv) {
     if (torch) {
         printf("summary: ropelab / PyTorch training tokens/s: %.2f (%.0f vs %.0f; best single steps: %.2f; target >= 1.5)\n",
                tps / tt, tps, tt, B * T / best / tt_best);
-        /* loss and gradients on one batch, for three encodings */
+        /* loss and gradients on one batch, for three encodings, then adaptive-temperature
+         * attention in both beta modes (the twin's autograd through beta, or beta detached) */
         const char *encs[] = {"rope:theta=10000", "prope:p=0.25,theta=10000;nope",
-                              "partial:p=0.5,theta=10000,layout=interleaved"};
+                              "partial:p=0.5,theta=10000,layout=interleaved", "rope:theta=10000", "rope:theta=10000"};
+        const rl_attn_softmax kinds[] = {RL_ATTN_PLAIN, RL_ATTN_PLAIN, RL_ATTN_PLAIN, RL_ATTN_ADAPTIVE,
+                                         RL_ATTN_ADAPTIVE_CONST};
         int ok = 1;
-        for (size_t e = 0; e < 3; e++) {
+        for (size_t e = 0; e < 5; e++) {
             char dir[] = "/tmp/ropelab-check-XXXXXX";
             if (!mkdtemp(dir)) return 1;
             rl_model_config cc = cfg;
             rl_model_config_set_pe(&cc, encs[e]);
+            cc.attn_softmax = kinds[e];
             if (dump(dir, &cc, 2, T) != 0) {
                 fprintf(stderr, "bench_train: %s\n", rl_error());
                 return 1;
@@ -290,7 +309,8 @@ int main(int argc, char **argv) {
             snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
             if (system(cmd) != 0) fprintf(stderr, "bench_train: could not remove %s\n", dir);
         }
-        printf("PyTorch agreement (loss and every gradient, 3 encodings): %s\n", ok ? "OK" : "FAILED");
+        printf("PyTorch agreement (loss and every gradient, 3 encodings, adaptive attention in both beta modes): %s\n",
+               ok ? "OK" : "FAILED");
         if (!ok) return 1;
     }
     free(tok), free(tgt);

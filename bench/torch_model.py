@@ -7,7 +7,10 @@ head, pre-norm RMSNorm with weight w or (1 + w), attention with n_kv_heads share
 per-layer rotations from a frequency table (any librope encoding, either pair layout), optional
 sliding window and q/k/v/o/MLP biases, GeGLU (tanh GELU) or SwiGLU MLP, final RMSNorm, softmax
 cross-entropy with targets < 0 ignored. Written the plain eager way (torch 1.13 has no fused
-attention on CPU): scores, mask, softmax, weighted sum.
+attention on CPU): scores, mask, softmax, weighted sum. The attention softmax follows the config's
+"attn_softmax": "softmax", or adaptive temperature ("Softmax is not enough"): per row
+H = entropy of softmax(s), beta = max(1, poly(H)) if H > 0.5 else 1, softmax(beta s), with autograd
+through beta ("adaptive") or beta detached ("adaptive-const").
 """
 import json
 import math
@@ -128,6 +131,18 @@ class Model(torch.nn.Module):
             w = cfg["sliding_window"] if windows[l % len(windows)] else 0
             self.masks.append(causal | (i[:, None] - i[None, :] >= w) if w > 0 else causal)
 
+    def adaptive_beta(self, s, mask):
+        """beta per row of the masked scores s [..., T, T] (1 for plain softmax)."""
+        kind = self.cfg.get("attn_softmax", "softmax")
+        if kind == "softmax":
+            return 1.0
+        p = torch.softmax(s, dim=-1)
+        # H = logsumexp(s) - sum p s, with the masked entries' -inf kept out of the product
+        H = torch.logsumexp(s, dim=-1, keepdim=True) - (p * s.masked_fill(mask, 0.0)).sum(-1, keepdim=True)
+        poly = (((-0.037 * H + 0.481) * H - 2.3) * H + 4.917) * H - 1.791
+        beta = torch.where((H > 0.5) & (poly > 1), poly, torch.ones_like(poly))
+        return beta.detach() if kind == "adaptive-const" else beta
+
     def norm(self, x, w):
         g = 1 + w if self.cfg["norm_plus_one"] else w
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.cfg["norm_eps"]) * g
@@ -149,7 +164,7 @@ class Model(torch.nn.Module):
                 v = v.repeat_interleave(H // KV, dim=1)
             s = (q @ k.transpose(-1, -2)) * self.scale
             s = s.masked_fill(self.masks[l][:T, :T], float("-inf"))
-            a = torch.softmax(s, dim=-1) @ v
+            a = torch.softmax(self.adaptive_beta(s, self.masks[l][:T, :T]) * s, dim=-1) @ v
             x = x + F.linear(a.transpose(1, 2).reshape(B, T, H * hd), y["wo"], y.get("bo"))
             h = self.norm(x, y["mlp_norm"])
             g = F.linear(h, y["wgate"], y.get("bgate"))

@@ -1,6 +1,7 @@
 /* Shared test helpers (see helpers.h). */
 #include "helpers.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,4 +82,14 @@ int rt_run_tool(const char *args, char **out) {
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "ROPELAB_QUIET=1 '%s' %s", bin && *bin ? bin : "./ropelab", args);
     return rt_sh(cmd, out);
+}
+
+double rt_max_rel_diff(const float *a, const float *b, size_t n) {
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]), s = fabs((double)a[i]);
+        if (d > diff) diff = d;
+        if (s > scale) scale = s;
+    }
+    return scale > 0 ? diff / scale : 0;
 }

@@ -33,6 +33,10 @@ int rt_run_tool(const char *args, char **out);
 /* Runs any shell command, same contract. */
 int rt_sh(const char *cmd, char **out);
 
+/* max |a - b| / max |a| over n floats (0 when a is all zero): how far apart two gradients are,
+ * relative to the first one's scale. */
+double rt_max_rel_diff(const float *a, const float *b, size_t n);
+
 /* Path of the project root ($ROPELAB_ROOT, set by make; else "."). */
 const char *rt_root(void);
 

@@ -92,7 +92,63 @@ static void rotate(const rl_rope_freqs *f, double *x, int pos) {
     free(y);
 }
 
+double ref_softmax_row(double *p, const double *z, int n, rl_attn_softmax kind, const double *frozen, double *H) {
+    double mx = -INFINITY, s = 0, ent = 0, beta = 1;
+    for (int j = 0; j < n; j++) mx = fmax(mx, z[j]);
+    for (int j = 0; j < n; j++) s += z[j] == -INFINITY ? 0 : exp(z[j] - mx);
+    for (int j = 0; j < n; j++) {
+        double q = z[j] == -INFINITY ? 0 : exp(z[j] - mx) / s;
+        if (q > 0) ent -= q * log(q);
+    }
+    if (kind != RL_ATTN_PLAIN) {
+        double poly = -0.037 * pow(ent, 4) + 0.481 * pow(ent, 3) - 2.3 * ent * ent + 4.917 * ent - 1.791;
+        beta = ent > 0.5 && poly > 1 ? poly : 1;
+        if (frozen) beta = *frozen;
+    }
+    double sb = 0;
+    for (int j = 0; j < n; j++) sb += z[j] == -INFINITY ? 0 : exp(beta * (z[j] - mx));
+    for (int j = 0; j < n; j++) p[j] = z[j] == -INFINITY ? 0 : exp(beta * (z[j] - mx)) / sb;
+    if (H) *H = ent;
+    return beta;
+}
+
+void ref_attention(const rl_attn_cfg *a, const double *qkv, int T, double *out, double *P, double *beta, int freeze) {
+    const int H = a->n_heads, KV = a->n_kv_heads, hd = a->head_dim, QKV = (H + 2 * KV) * hd;
+    double *z = malloc((size_t)T * sizeof *z), *p = malloc((size_t)T * sizeof *p);
+    for (int h = 0; h < H; h++) {
+        int g = h / (H / KV); /* repeat_kv */
+        for (int i = 0; i < T; i++) {
+            for (int j = 0; j < T; j++) {
+                z[j] = -INFINITY;
+                if (j > i || (a->window > 0 && i - j >= a->window)) continue;
+                double d = 0;
+                for (int e = 0; e < hd; e++) d += qkv[(size_t)i * QKV + h * hd + e] * qkv[(size_t)j * QKV + (H + g) * hd + e];
+                d *= a->scale;
+                if (a->softcap > 0) d = a->softcap * tanh(d / a->softcap);
+                z[j] = d;
+            }
+            double *b = beta ? &beta[(size_t)h * T + i] : NULL;
+            double used = ref_softmax_row(p, z, T, a->softmax, b && freeze ? b : NULL, NULL);
+            if (b && !freeze) *b = used;
+            if (P)
+                for (int j = 0; j < T; j++) P[((size_t)h * T + i) * T + j] = p[j];
+            for (int e = 0; e < hd; e++) {
+                double acc = 0;
+                for (int j = 0; j <= i; j++) acc += p[j] * qkv[(size_t)j * QKV + (H + KV + g) * hd + e];
+                out[(size_t)i * H * hd + h * hd + e] = acc;
+            }
+        }
+    }
+    free(z);
+    free(p);
+}
+
 void ref_forward(const rl_model *m, const double *P, const int32_t *tok, int n, double *logits) {
+    ref_forward_beta(m, P, tok, n, logits, NULL, 0);
+}
+
+void ref_forward_beta(const rl_model *m, const double *P, const int32_t *tok, int n, double *logits, double *beta,
+                      int freeze) {
     const rl_model_config *c = &m->cfg;
     const int D = c->d_model, H = c->n_heads, KV = c->n_kv_heads, hd = c->head_dim, F = c->d_ff, V = c->vocab_size;
     const int neox = c->arch == RL_ARCH_GPT_NEOX, gated = c->mlp == RL_MLP_GEGLU || c->mlp == RL_MLP_SWIGLU;
@@ -101,7 +157,8 @@ void ref_forward(const rl_model *m, const double *P, const int32_t *tok, int n, 
     double *q = malloc((size_t)n * H * hd * sizeof *q), *k = malloc((size_t)n * KV * hd * sizeof *k);
     double *v = malloc((size_t)n * KV * hd * sizeof *v), *o = malloc((size_t)n * H * hd * sizeof *o);
     double *delta = malloc((size_t)n * D * sizeof *delta), *tmp = malloc((size_t)3 * H * hd * sizeof *tmp);
-    double *g = malloc((size_t)F * sizeof *g), *u = malloc((size_t)F * sizeof *u), *p = malloc((size_t)n * sizeof *p);
+    double *g = malloc((size_t)F * sizeof *g), *u = malloc((size_t)F * sizeof *u);
+    double *qkv = malloc((size_t)n * (H + 2 * KV) * hd * sizeof *qkv);
     double *hn = malloc((size_t)n * D * sizeof *hn), *br = malloc((size_t)D * sizeof *br);
 
     const double *wte = W(m, P, neox ? "gpt_neox.embed_in.weight" : "model.embed_tokens.weight");
@@ -150,32 +207,21 @@ void ref_forward(const rl_model *m, const double *P, const int32_t *tok, int n, 
         }
         rl_rope_freqs_free(&f);
         /* attention: eager_attention_forward with repeat_kv, causal (+ sliding window) mask */
-        double scale = 1 / sqrt(c->query_pre_attn_scalar > 0 ? c->query_pre_attn_scalar : (double)hd);
-        int window = c->sliding[l] ? c->sliding_window : 0;
-        for (int hh = 0; hh < H; hh++) {
-            int gk = hh / (H / KV);
-            for (int i = 0; i < n; i++) {
-                double mx = -INFINITY, s = 0;
-                for (int j = 0; j <= i; j++) {
-                    if (window > 0 && i - j >= window) {
-                        p[j] = -INFINITY;
-                        continue;
-                    }
-                    double dot = 0;
-                    for (int d = 0; d < hd; d++) dot += q[((size_t)i * H + hh) * hd + d] * k[((size_t)j * KV + gk) * hd + d];
-                    dot *= scale;
-                    if (c->attn_softcap > 0) dot = c->attn_softcap * tanh(dot / c->attn_softcap);
-                    p[j] = dot;
-                    mx = fmax(mx, dot);
-                }
-                for (int j = 0; j <= i; j++) s += (p[j] = exp(p[j] - mx));
-                for (int d = 0; d < hd; d++) {
-                    double acc = 0;
-                    for (int j = 0; j <= i; j++) acc += p[j] / s * v[((size_t)j * KV + gk) * hd + d];
-                    o[((size_t)i * H + hh) * hd + d] = acc;
-                }
-            }
+        const int QKV = (H + 2 * KV) * hd;
+        for (int t = 0; t < n; t++) {
+            memcpy(qkv + (size_t)t * QKV, q + (size_t)t * H * hd, (size_t)H * hd * sizeof *qkv);
+            memcpy(qkv + (size_t)t * QKV + H * hd, k + (size_t)t * KV * hd, (size_t)KV * hd * sizeof *qkv);
+            memcpy(qkv + (size_t)t * QKV + (H + KV) * hd, v + (size_t)t * KV * hd, (size_t)KV * hd * sizeof *qkv);
         }
+        rl_attn_cfg ac = {0};
+        ac.n_heads = H;
+        ac.n_kv_heads = KV;
+        ac.head_dim = hd;
+        ac.scale = (float)(1 / sqrt(c->query_pre_attn_scalar > 0 ? c->query_pre_attn_scalar : (double)hd));
+        ac.softcap = (float)c->attn_softcap;
+        ac.window = c->sliding[l] ? c->sliding_window : 0;
+        ac.softmax = c->attn_softmax;
+        ref_attention(&ac, qkv, n, o, NULL, beta ? beta + (size_t)l * H * n : NULL, freeze);
         /* output projection */
         char ob[160];
         snprintf(ob, sizeof ob, "%s.%d.%s.%s.bias", pre, l, att, neox ? "dense" : "o_proj");
@@ -233,14 +279,20 @@ void ref_forward(const rl_model *m, const double *P, const int32_t *tok, int n, 
                 logits[(size_t)t * V + i] = c->final_softcap * tanh(logits[(size_t)t * V + i] / c->final_softcap);
     }
     free(x), free(h), free(h2), free(q), free(k), free(v), free(o), free(delta), free(tmp);
-    free(g), free(u), free(p), free(hn), free(br);
+    free(g), free(u), free(qkv), free(hn), free(br);
 }
 
 double ref_loss_sum(const rl_model *m, const double *P, const int32_t *tokens, const int32_t *targets, int B, int T) {
+    return ref_loss_sum_beta(m, P, tokens, targets, B, T, NULL, 0);
+}
+
+double ref_loss_sum_beta(const rl_model *m, const double *P, const int32_t *tokens, const int32_t *targets, int B,
+                         int T, double *beta, int freeze) {
     const int V = m->cfg.vocab_size;
+    const size_t nb = (size_t)m->cfg.n_layers * m->cfg.n_heads * T;
     double *lg = malloc((size_t)T * V * sizeof *lg), total = 0;
     for (int b = 0; b < B; b++) {
-        ref_forward(m, P, tokens + (size_t)b * T, T, lg);
+        ref_forward_beta(m, P, tokens + (size_t)b * T, T, lg, beta ? beta + b * nb : NULL, freeze);
         for (int t = 0; t < T; t++) {
             int y = targets[(size_t)b * T + t];
             if (y < 0) continue;

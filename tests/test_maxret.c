@@ -107,7 +107,7 @@ static double ref_loss(const double *P, ref_ctx *c) {
  * order 1e-7 · (size of the largest gradient); we allow |g - fd| <= 1e-5 + 1e-3 |fd|. A wrong term
  * (a missing branch of the residual, a transposed weight, a dropped dβ/dH term) gives errors of the
  * size of the gradient itself, which the checks below make sure is >= 1e-2. */
-static void check_grad(rl_attn_kind kind, double *max_diff_to_const, float *grad_out) {
+static void check_grad(rl_attn_softmax kind, double *max_diff_to_const, float *grad_out) {
     rl_maxret_model m;
     cr_assert_eq(rl_maxret_model_init(&m, 4, 2, 3, 77), 0, "%s", rl_error());
     /* At init a width-4 network barely depends on its attention (values hardly differ between items), which

@@ -85,6 +85,7 @@ static void roundtrip(const rl_model_config *c) {
     }
     cr_assert_eq(c->norm_eps, d.norm_eps);
     cr_assert_eq(c->embed_scale, d.embed_scale);
+    cr_assert_eq(c->attn_softmax, d.attn_softmax);
     free(j1);
     free(j2);
 }
@@ -99,9 +100,43 @@ Test(model_config, json_round_trip) {
                  0, "%s", rl_error());
     c.norm_eps = 1.2345678901234e-6;
     roundtrip(&c);
+    c.attn_softmax = RL_ATTN_ADAPTIVE;
+    roundtrip(&c);
     cr_assert_eq(rl_model_config_preset(&c, "gpt_neox"), 0);
     c.embed_scale = 0.7;
+    c.attn_softmax = RL_ATTN_ADAPTIVE_CONST;
     roundtrip(&c);
+}
+
+/* The attention softmax: default plain, names both ways, the JSON key on its own and on a preset. */
+Test(model_config, attn_softmax_key) {
+    rl_model_config c;
+    rl_model_config_default(&c);
+    cr_assert_eq(c.attn_softmax, RL_ATTN_PLAIN);
+    char *j = rl_model_config_to_json(&c);
+    cr_assert(strstr(j, "\"attn_softmax\":\t\"softmax\""), "%s", j); /* cJSON_Print: tab after the colon */
+    free(j);
+    const char *names[] = {"softmax", "adaptive", "adaptive-const"};
+    for (int k = 0; k < RL_ATTN_KIND_COUNT; k++) {
+        rl_attn_softmax got;
+        cr_assert_str_eq(rl_attn_softmax_name((rl_attn_softmax)k), names[k]);
+        cr_assert_eq(rl_attn_softmax_from_name(names[k], &got), 0);
+        cr_assert_eq(got, k);
+    }
+    rl_attn_softmax got;
+    cr_assert_neq(rl_attn_softmax_from_name("Adaptive", &got), 0);
+    cr_assert_eq(rl_model_config_from_json(&c, "{\"attn_softmax\": \"adaptive-const\"}", "a.json"), 0, "%s",
+                 rl_error());
+    cr_assert_eq(c.attn_softmax, RL_ATTN_ADAPTIVE_CONST);
+    /* "arch" resets to the preset (plain), then the key applies */
+    cr_assert_eq(rl_model_config_from_json(&c, "{\"arch\": \"mistral\", \"attn_softmax\": \"adaptive\"}", "b.json"),
+                 0, "%s", rl_error());
+    cr_assert_eq(c.attn_softmax, RL_ATTN_ADAPTIVE);
+    cr_assert_eq(rl_model_config_from_json(&c, "{\"arch\": \"mistral\"}", "b.json"), 0);
+    cr_assert_eq(c.attn_softmax, RL_ATTN_PLAIN);
+    c.attn_softmax = (rl_attn_softmax)7;
+    cr_assert_neq(rl_model_config_validate(&c), 0);
+    cr_assert(strstr(rl_error(), "attn_softmax"), "%s", rl_error());
 }
 
 Test(model_config, json_partial_file_on_a_preset) {
@@ -148,6 +183,8 @@ Test(model_config, json_errors_name_the_key) {
     expect_bad("{\"embed_scale\": \"sqrt\"}", "embed_scale");
     expect_bad("{\"embed_scale\": -2}", "embed_scale");
     expect_bad("{\"attn_softcap\": -1}", "attn_softcap");
+    expect_bad("{\"attn_softmax\": \"sharp\"}", "attn_softmax");
+    expect_bad("{\"attn_softmax\": 1}", "attn_softmax");
     expect_bad("{\"pe\": \"rope:theta=-5\"}", "pe");
     expect_bad("{\"pe\": \"partial:p=0.3\"}", "pe: layer 0"); /* 0.3 * 64 = 19 rotated dims: odd */
     expect_bad("{\"pe\": \"rope;nope;nope;rope\"}", "4 encodings for 6 layers");

@@ -30,6 +30,10 @@ static void tiny(rl_model_config *c, const char *arch) {
 typedef void (*tweak_fn)(rl_model_config *c);
 
 /* Checks loss and gradients of one config on B=2 windows of T=7 tokens (one target ignored).
+ * With attn_softmax "adaptive-const" the reference's attention betas are frozen at their values
+ * for the unperturbed parameters (beta treated as a constant); with "adaptive" they follow the
+ * perturbation (the gradient through beta). grads_out (may be NULL) receives a malloc'ed copy of
+ * the model's gradient arena.
  *
  * The reference is float64, and its central differences use h = 1e-5 on O(0.3) parameters:
  * truncation error ~h^2 * f''' ~ 1e-10 and rounding ~1e-16 / h ~ 1e-11, both negligible. The model
@@ -38,7 +42,7 @@ typedef void (*tweak_fn)(rl_model_config *c);
  * entry in every config here). We allow |g - ref| <= 1e-4 * max|ref| + 1e-3 * |ref|: twenty times
  * the measured error, while a wrong formula (a missing term, a sign, a transposed rotation, the
  * wrong kv head) is off by O(1) of the gradient scale. The loss must agree to 1e-5 relative. */
-static void check(const char *arch, const char *pe, tweak_fn tweak, uint64_t seed) {
+static void check_g(const char *arch, const char *pe, tweak_fn tweak, uint64_t seed, float **grads_out) {
     rl_model_config c;
     tiny(&c, arch);
     cr_assert_eq(rl_model_config_set_pe(&c, pe), 0, "%s", rl_error());
@@ -62,7 +66,15 @@ static void check(const char *arch, const char *pe, tweak_fn tweak, uint64_t see
     cr_assert_eq(rl_model_forward(m, tok, tgt, B, T, &loss, &nv), 0, "%s", rl_error());
     cr_assert_eq(nv, N - 1);
     double *P = ref_params_from_model(m);
-    double ref = ref_loss_sum(m, P, tok, tgt, B, T);
+    const int adaptive = c.attn_softmax != RL_ATTN_PLAIN, freeze = c.attn_softmax == RL_ATTN_ADAPTIVE_CONST;
+    const size_t nbeta = (size_t)B * c.n_layers * c.n_heads * T;
+    double *beta = adaptive ? malloc(nbeta * sizeof *beta) : NULL;
+    double ref = ref_loss_sum_beta(m, P, tok, tgt, B, T, beta, 0);
+    if (adaptive) { /* the test must exercise beta > 1 on many rows (rows of >= 3 keys are spread here) */
+        int n_sharp = 0;
+        for (size_t i = 0; i < nbeta; i++) n_sharp += beta[i] > 1.05;
+        cr_assert(n_sharp >= (int)nbeta / 2, "only %d of %zu attention rows have beta > 1.05", n_sharp, nbeta);
+    }
     cr_assert(fabs(loss - ref) <= 1e-5 * fabs(ref), "%s %s: loss %.9g, reference %.9g", arch, pe, loss, ref);
 
     rl_model_zero_grad(m);
@@ -81,9 +93,9 @@ static void check(const char *arch, const char *pe, tweak_fn tweak, uint64_t see
             size_t j = e->offset + (e->numel <= 32 ? (size_t)s : rl_rng_below(&r, e->numel));
             double x0 = P[j];
             P[j] = x0 + h;
-            double lp = ref_loss_sum(m, P, tok, tgt, B, T);
+            double lp = ref_loss_sum_beta(m, P, tok, tgt, B, T, freeze ? beta : NULL, freeze);
             P[j] = x0 - h;
-            double lm = ref_loss_sum(m, P, tok, tgt, B, T);
+            double lm = ref_loss_sum_beta(m, P, tok, tgt, B, T, freeze ? beta : NULL, freeze);
             P[j] = x0;
             fd[j] = (lp - lm) / (2 * h);
             checked[j] = 1;
@@ -109,10 +121,19 @@ static void check(const char *arch, const char *pe, tweak_fn tweak, uint64_t see
             if (checked[j]) worst = fmax(worst, fabs(m->grads[j] - fd[j]) / gmax);
         fprintf(stderr, "%s %s: worst error / scale %.3g, loss err %.3g\n", arch, pe, worst, fabs(loss - ref) / fabs(ref));
     }
+    if (grads_out) {
+        *grads_out = malloc(m->n_params * sizeof **grads_out);
+        memcpy(*grads_out, m->grads, m->n_params * sizeof **grads_out);
+    }
     free(fd);
     free(checked);
     free(P);
+    free(beta);
     rl_model_free(m);
+}
+
+static void check(const char *arch, const char *pe, tweak_fn tweak, uint64_t seed) {
+    check_g(arch, pe, tweak, seed, NULL);
 }
 
 /* ---- encodings (Gemma layout, GQA 4 query heads on 2 kv heads) ------------------------------ */
@@ -144,3 +165,27 @@ static void head_dim_12(rl_model_config *c) {
 Test(model_grad, llama_swiglu_untied_mqa) { check("llama", "rope:theta=100", mqa, 31); }
 Test(model_grad, mha_biases_sliding_window) { check("qwen2", "rope:theta=100", mha_bias_window, 32); }
 Test(model_grad, head_dim_not_d_over_heads) { check("gemma", "prope:p=0.5,theta=100", head_dim_12, 33); }
+
+/* ---- adaptive-temperature attention ----------------------------------------------------------- */
+static void adaptive(rl_model_config *c) { c->attn_softmax = RL_ATTN_ADAPTIVE; }
+static void adaptive_const(rl_model_config *c) { c->attn_softmax = RL_ATTN_ADAPTIVE_CONST; }
+static void adaptive_window(rl_model_config *c) {
+    c->attn_softmax = RL_ATTN_ADAPTIVE;
+    c->sliding_window = 4;
+    memset(c->sliding, 1, sizeof c->sliding);
+}
+
+/* Both beta modes on the same model and data: each matches its own finite differences, and the
+ * two gradients differ (the entropy term is there) by far more than the tolerance. */
+Test(model_grad, adaptive_through_and_constant_beta) {
+    float *gt, *gc;
+    check_g("gemma", "rope:theta=100", adaptive, 41, &gt);
+    check_g("gemma", "rope:theta=100", adaptive_const, 41, &gc);
+    rl_model_config c;
+    tiny(&c, "gemma");
+    double rel = rt_max_rel_diff(gt, gc, rl_model_n_params(&c));
+    cr_assert(rel > 0.01, "through-beta and constant-beta gradients differ by %g of the scale only", rel);
+    free(gt);
+    free(gc);
+}
+Test(model_grad, adaptive_sliding_window_llama) { check("llama", "prope:p=0.5,theta=100", adaptive_window, 42); }

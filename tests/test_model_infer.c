@@ -72,8 +72,11 @@ static void expect_logits(const float *got, const double *ref, size_t n, const c
                   (double)got[i], ref[i]);
 }
 
-static void check_arch(const char *arch, uint64_t seed) {
+/* kind: the attention softmax, switched on the created model with rl_model_set_attn_softmax (the
+ * inference override; the fixtures' configs say "softmax"). The reference reads m->cfg. */
+static void check_arch_kind(const char *arch, uint64_t seed, rl_attn_softmax kind) {
     rl_model *m = fixture(arch, seed);
+    cr_assert_eq(rl_model_set_attn_softmax(m, kind), 0, "%s", rl_error());
     const int n = 11, V = m->cfg.vocab_size;
     int32_t tok[11], tgt[11];
     tokens_for(tok, n, V, seed + 1);
@@ -108,9 +111,20 @@ static void check_arch(const char *arch, uint64_t seed) {
     cr_assert_neq(rl_model_decode(m, &kc, tok, 1, one), 0, "overflowing the cache must fail");
     cr_assert(strstr(rl_error(), "overflow"), "%s", rl_error());
     rl_kv_cache_free(&kc);
+    if (kind != RL_ATTN_PLAIN) { /* adaptive must change the logits here (rows of 3 .. 11 spread keys) */
+        float *lp = malloc((size_t)n * V * sizeof *lp);
+        cr_assert_eq(rl_model_set_attn_softmax(m, RL_ATTN_PLAIN), 0);
+        cr_assert_eq(rl_model_infer(m, tok, NULL, n, NULL, lp, NULL), 0, "%s", rl_error());
+        double d = 0;
+        for (size_t i = 0; i < (size_t)n * V; i++) d = fmax(d, fabs(lp[i] - lg[i]));
+        cr_assert(d > 1e-3, "%s: adaptive and plain logits differ by %g only", arch, d);
+        free(lp);
+    }
     free(one), free(P), free(ref), free(lg);
     rl_model_free(m);
 }
+
+static void check_arch(const char *arch, uint64_t seed) { check_arch_kind(arch, seed, RL_ATTN_PLAIN); }
 
 Test(model_infer, llama) { check_arch("LlamaForCausalLM", 1); }
 Test(model_infer, mistral_sliding_window) { check_arch("MistralForCausalLM", 2); }
@@ -119,6 +133,49 @@ Test(model_infer, gemma_mqa_head_dim) { check_arch("GemmaForCausalLM", 4); }
 Test(model_infer, gemma2_softcap_sandwich_alternating_window) { check_arch("Gemma2ForCausalLM", 5); }
 Test(model_infer, gpt_neox_fused_parallel_partial) { check_arch("GPTNeoXForCausalLM", 6); }
 Test(model_infer, llama2c_interleaved) { check_arch("llama2c", 7); }
+/* adaptive temperature at inference on checkpoints configured with plain softmax: full forward and
+ * KV-cache decoding (a decode step is one query row: exact) against the float64 reference */
+Test(model_infer, adaptive_llama) { check_arch_kind("llama", 1, RL_ATTN_ADAPTIVE); }
+Test(model_infer, adaptive_mistral_sliding_window) { check_arch_kind("mistral", 2, RL_ATTN_ADAPTIVE_CONST); }
+/* Gemma 2: attention soft-capping, then the entropy and beta of the capped row */
+Test(model_infer, adaptive_gemma2_softcap_alternating_window) { check_arch_kind("gemma2", 5, RL_ATTN_ADAPTIVE); }
+Test(model_infer, adaptive_gpt_neox) { check_arch_kind("gpt_neox", 6, RL_ATTN_ADAPTIVE); }
+
+/* 300 tokens: the prompt goes through decode chunks of 64 and the key tiles of 256 split, so the
+ * statistics pass streams over two tiles; decoding (prompt of 290, then single steps) must equal the
+ * full forward, which must equal the float64 reference. Same tolerance as expect_logits. */
+Test(model_infer, adaptive_decode_long_context_matches_full_forward) {
+    rl_model *m = fixture("llama", 13);
+    cr_assert_eq(rl_model_set_attn_softmax(m, RL_ATTN_ADAPTIVE), 0);
+    enum { n = 300, np = 290 };
+    const int V = m->cfg.vocab_size;
+    int32_t tok[n];
+    tokens_for(tok, n, V, 14);
+    float *lg = malloc((size_t)n * V * sizeof *lg), *one = malloc((size_t)V * sizeof *one);
+    double *P = ref_params_from_model(m), *ref = malloc((size_t)n * V * sizeof *ref);
+    ref_forward(m, P, tok, n, ref);
+    cr_assert_eq(rl_model_infer(m, tok, NULL, n, NULL, lg, NULL), 0, "%s", rl_error());
+    expect_logits(lg, ref, (size_t)n * V, "full forward, 300 tokens", "llama adaptive");
+    rl_kv_cache kc;
+    cr_assert_eq(rl_kv_cache_init(&kc, m, n), 0, "%s", rl_error());
+    cr_assert_eq(rl_model_decode(m, &kc, tok, np, one), 0, "%s", rl_error());
+    expect_logits(one, ref + (size_t)(np - 1) * V, (size_t)V, "decode after a 290-token prompt", "llama adaptive");
+    for (int i = np; i < n; i++) {
+        cr_assert_eq(rl_model_decode(m, &kc, tok + i, 1, one), 0, "%s", rl_error());
+        expect_logits(one, ref + (size_t)i * V, (size_t)V, "decode step", "llama adaptive");
+    }
+    rl_kv_cache_free(&kc);
+    free(lg), free(one), free(P), free(ref);
+    rl_model_free(m);
+}
+
+Test(model_infer, set_attn_softmax_rejects_unknown_kinds) {
+    rl_model *m = fixture("llama", 1);
+    cr_assert_neq(rl_model_set_attn_softmax(m, (rl_attn_softmax)3), 0);
+    cr_assert(strstr(rl_error(), "attn_softmax"), "%s", rl_error());
+    cr_assert_eq(m->cfg.attn_softmax, RL_ATTN_PLAIN);
+    rl_model_free(m);
+}
 
 Test(model_infer, gpt_neox_sequential_residual_gelu_tanh) {
     /* NeoX with use_parallel_residual = false and a tanh GELU: the other residual order */
@@ -322,7 +379,10 @@ Test(model_infer, hooks_ablations_match_edited_models) {
 /* The eval forward of the reference model (6 layers, d_model 256) at 16,384 tokens must stay well
  * under 1 GiB: its whole workspace is about n * (3 D + QKV + H hd) floats plus fixed-size chunks
  * (no n x n attention matrix, no n x V logits). We assert < 160 MiB for the formula, and that a
- * real run allocates exactly what the formula says (bench/bench_eval_long runs the 16k forward). */
+ * real run allocates exactly what the formula says (bench/bench_eval_long runs the 16k forward).
+ * Adaptive temperature adds nothing that grows with n: its statistics pass keeps a few scalars per
+ * query row of a tile, inside the fixed per-thread attention work; the formula is the same for
+ * every softmax kind and at every length, and a real adaptive run allocates exactly it too. */
 Test(model_infer, long_context_workspace_is_linear) {
     rl_model_config c;
     rl_model_config_default(&c);
@@ -332,6 +392,18 @@ Test(model_infer, long_context_workspace_is_linear) {
     size_t per_token = (size_t)(3 * c.d_model + rl_model_qkv_width(&c) + c.n_heads * c.head_dim) * sizeof(float);
     cr_assert(b16k - b8k <= 8192 * per_token + ((size_t)64 * 8192 * 64 * sizeof(float)),
               "grows faster than linearly: %zu -> %zu", b8k, b16k);
+    for (int kind = 1; kind < RL_ATTN_KIND_COUNT; kind++) {
+        rl_model_config ca = c;
+        ca.attn_softmax = (rl_attn_softmax)kind;
+        for (int n = 1; n <= 65536; n *= 4) cr_assert_eq(rl_model_infer_bytes(&ca, n), rl_model_infer_bytes(&c, n));
+        rl_attn_cfg a = {0}, ap;
+        a.n_heads = c.n_heads;
+        a.n_kv_heads = c.n_kv_heads;
+        a.head_dim = c.head_dim;
+        ap = a;
+        a.softmax = (rl_attn_softmax)kind;
+        cr_assert_eq(rl_attention_tiled_work_floats(&a), rl_attention_tiled_work_floats(&ap));
+    }
     /* a small real run allocates exactly the formula's bytes */
     c.n_layers = 1;
     c.vocab_size = 300;
@@ -341,6 +413,10 @@ Test(model_infer, long_context_workspace_is_linear) {
     for (int i = 0; i < 300; i++) tok[i] = i;
     float loss[300];
     cr_assert_eq(rl_model_infer(m, tok, tok, 300, loss, NULL, NULL), 0, "%s", rl_error());
+    cr_assert_eq(m->infer_ws_bytes, rl_model_infer_bytes(&c, 300));
+    float loss_a[300];
+    cr_assert_eq(rl_model_set_attn_softmax(m, RL_ATTN_ADAPTIVE), 0);
+    cr_assert_eq(rl_model_infer(m, tok, tok, 300, loss_a, NULL, NULL), 0, "%s", rl_error());
     cr_assert_eq(m->infer_ws_bytes, rl_model_infer_bytes(&c, 300));
     rl_model_free(m);
 }

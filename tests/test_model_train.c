@@ -99,7 +99,7 @@ Test(model_train, seeded_init) {
     rl_model_free(b);
 }
 
-static rl_model *small(uint64_t seed) {
+static rl_model *small_kind(uint64_t seed, rl_attn_softmax kind) {
     rl_model_config c;
     rl_model_config_default(&c);
     c.vocab_size = 32;
@@ -111,17 +111,19 @@ static rl_model *small(uint64_t seed) {
     c.d_ff = 64;
     c.max_seq = 24;
     c.bos_id = c.eos_id = 0;
+    c.attn_softmax = kind;
     rl_model *m = rl_model_new(&c, 1);
     cr_assert(m, "%s", rl_error());
     rl_model_init_weights(m, seed);
     cr_assert_eq(rl_model_alloc_train(m), 0, "%s", rl_error());
     return m;
 }
+static rl_model *small(uint64_t seed) { return small_kind(seed, RL_ATTN_PLAIN); }
 
 /* A tiny model memorises a random 24-token sequence: the loss per token (3.47 nats at chance)
  * goes below 0.02 within 300 AdamW steps. A broken gradient or optimizer step stalls far above. */
-Test(model_train, overfits_a_short_sequence) {
-    rl_model *m = small(5);
+static void overfit(rl_attn_softmax kind) {
+    rl_model *m = small_kind(5, kind);
     const int T = 24;
     int32_t seq[25], tok[24], tgt[24];
     rl_rng r;
@@ -144,6 +146,8 @@ Test(model_train, overfits_a_short_sequence) {
     cr_assert_eq(m->adam_t, 300);
     rl_model_free(m);
 }
+Test(model_train, overfits_a_short_sequence) { overfit(RL_ATTN_PLAIN); }
+Test(model_train, overfits_a_short_sequence_adaptive) { overfit(RL_ATTN_ADAPTIVE); }
 
 static void run_steps(rl_model *m, int steps) {
     const int B = 3, T = 20;
@@ -174,6 +178,59 @@ Test(model_train, deterministic_reruns) {
     cr_assert(memcmp(a->adam_v, b->adam_v, a->n_params * sizeof(float)) == 0, "moments differ between runs");
     rl_model_free(a);
     rl_model_free(b);
+}
+
+Test(model_train, deterministic_reruns_adaptive) {
+    rl_model *a = small_kind(9, RL_ATTN_ADAPTIVE), *b = small_kind(9, RL_ATTN_ADAPTIVE), *p = small(9);
+    run_steps(a, 3);
+    run_steps(b, 3);
+    run_steps(p, 3);
+    cr_assert(memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0, "parameters differ between runs");
+    cr_assert(memcmp(a->params, p->params, a->n_params * sizeof(float)) != 0, "adaptive trained like plain softmax");
+    rl_model_free(a);
+    rl_model_free(b);
+    rl_model_free(p);
+}
+
+/* The adaptive kinds keep RL_ATTN_ROW_STATS floats per attention row (and RL_ATTN_ADAPTIVE a second
+ * [64][T] strip per thread for the recomputed logits); activations allocated for one kind are
+ * refused, with a message, once the model is switched to another. */
+Test(model_train, adaptive_activation_memory_and_kind_switch) {
+    rl_model *m = small(2);
+    const rl_model_config *c = &m->cfg;
+    const int B = 2, T = 12;
+    rl_model_config ca = *c, cc = *c;
+    ca.attn_softmax = RL_ATTN_ADAPTIVE;
+    cc.attn_softmax = RL_ATTN_ADAPTIVE_CONST;
+    rl_attn_cfg a0 = {0}, aa = {0}, ac = {0};
+    aa.softmax = RL_ATTN_ADAPTIVE;
+    ac.softmax = RL_ATTN_ADAPTIVE_CONST;
+#define PAD(x) ((((size_t)(x)) + 15) & ~(size_t)15)
+    size_t stats = PAD((size_t)c->n_layers * B * T * c->n_heads * RL_ATTN_ROW_STATS) * sizeof(float);
+    size_t base = rl_model_acts_bytes(c, B, T) - PAD(rl_attention_scratch_floats(&a0, T)) * sizeof(float);
+    cr_assert_eq(rl_model_acts_bytes(&ca, B, T), base + stats + PAD(rl_attention_scratch_floats(&aa, T)) * sizeof(float));
+    cr_assert_eq(rl_model_acts_bytes(&cc, B, T), base + stats + PAD(rl_attention_scratch_floats(&ac, T)) * sizeof(float));
+#undef PAD
+    cr_assert(rl_attention_scratch_floats(&ac, T) < rl_attention_scratch_floats(&aa, T));
+    int32_t tok[24], tgt[24];
+    for (int i = 0; i < B * T; i++) tok[i] = (i * 7) % 32, tgt[i] = (i * 3 + 2) % 32;
+    double loss;
+    int64_t nv;
+    cr_assert_eq(rl_model_alloc_acts(m, B, T), 0);
+    cr_assert(m->acts.att_stats == NULL);
+    cr_assert_eq(rl_model_set_attn_softmax(m, RL_ATTN_ADAPTIVE), 0);
+    cr_assert_neq(rl_model_forward(m, tok, tgt, B, T, &loss, &nv), 0, "activations of the plain kind accepted");
+    cr_assert(strstr(rl_error(), "attn_softmax") && strstr(rl_error(), "rl_model_alloc_acts"), "%s", rl_error());
+    cr_assert_neq(rl_model_backward(m, 1.0f), 0);
+    cr_assert(strstr(rl_error(), "attn_softmax"), "%s", rl_error());
+    cr_assert_eq(rl_model_alloc_acts(m, B, T), 0, "%s", rl_error());
+    cr_assert(m->acts.att_stats != NULL);
+    cr_assert_eq(rl_model_forward(m, tok, tgt, B, T, &loss, &nv), 0, "%s", rl_error());
+    rl_model_zero_grad(m);
+    cr_assert_eq(rl_model_backward(m, 1.0f), 0, "%s", rl_error());
+    cr_assert_eq(rl_model_set_attn_softmax(m, RL_ATTN_PLAIN), 0);
+    cr_assert_neq(rl_model_forward(m, tok, tgt, B, T, &loss, &nv), 0, "activations of the adaptive kind accepted");
+    rl_model_free(m);
 }
 
 /* Gradients accumulate: the batch of two windows equals the sum of the two windows alone. */

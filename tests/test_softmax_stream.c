@@ -96,6 +96,80 @@ Test(softmax_stream, tiled_beta_equals_full_row) {
     free(z);
 }
 
+/* The form the model's tiled attention uses: ONE state per row updated tile after tile (the running max
+ * grows between tiles, so the rebase path runs), against the direct float64 entropy, log-sum-exp and mean
+ * logit. Same tolerances as above (float64 sums in another order). */
+Test(softmax_stream, sequential_tiles_equal_direct_statistics) {
+    float *z = malloc(sizeof(float) * NQ * NK);
+    int nv[NQ];
+    make_rows(z, nv);
+    int tiles[] = {1, 3, 7, 64, 256, 1000};
+    for (int i = 0; i < NQ; i++) {
+        const float *zi = z + (size_t)i * NK;
+        double H = direct_entropy(zi, nv[i]), m = -INFINITY, s = 0, mean = 0;
+        for (int j = 0; j < nv[i]; j++) m = fmax(m, zi[j]);
+        if (m > -INFINITY) {
+            for (int j = 0; j < nv[i]; j++) s += exp((double)zi[j] - m);
+            for (int j = 0; j < nv[i]; j++)
+                if (zi[j] > -INFINITY) mean += exp((double)zi[j] - m) / s * zi[j];
+        }
+        for (size_t t = 0; t < RL_ARRAY_LEN(tiles); t++) {
+            rl_smstat st;
+            rl_smstat_init(&st);
+            for (int j0 = 0; j0 < nv[i]; j0 += tiles[t]) rl_smstat_update(&st, zi + j0, RL_MIN(tiles[t], nv[i] - j0));
+            cr_assert(fabs(rl_smstat_entropy(&st) - H) <= 1e-10 * (1 + H), "row %d tile %d: H %.17g vs %.17g", i,
+                      tiles[t], rl_smstat_entropy(&st), H);
+            if (m > -INFINITY) {
+                double lse = m + log(s);
+                cr_assert(fabs(rl_smstat_lse(&st) - lse) <= 1e-12 * (1 + fabs(lse)), "row %d tile %d: lse", i, tiles[t]);
+                cr_assert(fabs(rl_smstat_mean(&st) - mean) <= 1e-10 * (1 + fabs(m)), "row %d tile %d: mean %.17g vs %.17g",
+                          i, tiles[t], rl_smstat_mean(&st), mean);
+            } else {
+                cr_assert(rl_smstat_lse(&st) == -INFINITY && rl_smstat_mean(&st) == 0);
+            }
+        }
+    }
+    free(z);
+}
+
+/* The single-precision update (what the model's attention kernels fold with) against the float64 one on
+ * the adversarial rows, at several tile sizes. Each term e^(z-m) is within 2 ulp (2.4e-7 relative) and the
+ * sums are float64, so log S0 and S1/S0 carry ~2.4e-7 relative error: we allow 2e-6 (1 + H) on H,
+ * 2e-6 (1 + |lse|) on log Σe^z and 2e-6 (1 + |m| + spread) on the mean logit; the empty and masked rows
+ * must come out exactly as from the float64 update (measured worst: 3e-9, the per-term errors average
+ * out). A wrong rebase or a NaN from a masked entry (-inf * 0) is off by O(1) or NaN. */
+Test(softmax_stream, f32_update_matches_float64_update) {
+    float *z = malloc(sizeof(float) * NQ * NK);
+    int nv[NQ];
+    make_rows(z, nv);
+    int tiles[] = {1, 5, 64, 256, 1000};
+    for (int i = 0; i < NQ; i++) {
+        const float *zi = z + (size_t)i * NK;
+        rl_smstat ref;
+        rl_smstat_init(&ref);
+        rl_smstat_update(&ref, zi, nv[i]);
+        double H = rl_smstat_entropy(&ref), lse = rl_smstat_lse(&ref), mean = rl_smstat_mean(&ref);
+        for (size_t t = 0; t < RL_ARRAY_LEN(tiles); t++) {
+            rl_smstat st;
+            rl_smstat_init(&st);
+            for (int j0 = 0; j0 < nv[i]; j0 += tiles[t])
+                rl_smstat_update_f32(&st, zi + j0, RL_MIN(tiles[t], nv[i] - j0));
+            double h = rl_smstat_entropy(&st);
+            cr_assert(fabs(h - H) <= 2e-6 * (1 + H), "row %d tile %d: H %.10g vs float64 %.10g", i, tiles[t], h, H);
+            cr_assert(rl_smstat_beta(&st) == rl_adaptive_beta(h, NULL));
+            if (isfinite(lse)) {
+                cr_assert(fabs(rl_smstat_lse(&st) - lse) <= 2e-6 * (1 + fabs(lse)), "row %d tile %d: lse", i, tiles[t]);
+                double spread = fabs(mean - ref.m);
+                cr_assert(fabs(rl_smstat_mean(&st) - mean) <= 2e-6 * (1 + fabs(ref.m) + spread),
+                          "row %d tile %d: mean %.10g vs %.10g", i, tiles[t], rl_smstat_mean(&st), mean);
+            } else {
+                cr_assert(rl_smstat_lse(&st) == -INFINITY && h == 0 && rl_smstat_mean(&st) == 0, "row %d", i);
+            }
+        }
+    }
+    free(z);
+}
+
 Test(softmax_stream, merge_is_order_independent) {
     float *z = malloc(sizeof(float) * NQ * NK);
     int nv[NQ];

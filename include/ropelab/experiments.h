@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ropelab/model.h" /* rl_attn_softmax: how the head's softmax is computed */
 #include "ropelab/report.h"
 
 #ifdef __cplusplus
@@ -264,13 +265,6 @@ void rl_maxret_model_free(rl_maxret_model *m);
 /* Offset of a pointer into m->params (so that grad + offset is the matching gradient). */
 size_t rl_maxret_offset(const rl_maxret_model *m, const float *p);
 
-/* How the head's softmax is computed. */
-typedef enum {
-    RL_ATTN_PLAIN = 0,          /* softmax */
-    RL_ATTN_ADAPTIVE = 1,       /* adaptive temperature, gradient through β */
-    RL_ATTN_ADAPTIVE_CONST = 2, /* adaptive temperature, β treated as a constant in the backward */
-} rl_attn_kind;
-
 /* Random sets. items: [B][n][1+C]; query: [B]; target: [B] (class of the max); argmax: [B] or NULL. */
 void rl_maxret_sample(float *items, float *query, int32_t *target, int32_t *argmax, int B, int n, int n_classes,
                       uint64_t seed);
@@ -279,7 +273,7 @@ void rl_maxret_sample(float *items, float *query, int32_t *target, int32_t *argm
  * [n_params]. items: [B][n][1+C]; query: [B]; target: [B]. *correct (may be NULL) gets the number of sets
  * whose argmax prediction is right. Returns the mean loss, or NaN on allocation failure (rl_error()). */
 double rl_maxret_loss_grad(const rl_maxret_model *m, float *grad, const float *items, const float *query,
-                           const int32_t *target, int B, int n, rl_attn_kind attn, int *correct);
+                           const int32_t *target, int B, int n, rl_attn_softmax attn, int *correct);
 
 /* Evaluation of B sets of n items, plain and adaptive on the same forward pass (they share the encoders).
  * Per set: pred_plain/pred_adapt [B] (predicted classes), w_plain/w_adapt [B] (attention weight on the
@@ -301,7 +295,7 @@ typedef struct {
     int test_sets;      /* test sets per size per seed */
     int n_sizes;
     int sizes[24];      /* test set sizes */
-    rl_attn_kind train_attn; /* softmax used in training (plain by default, as in the paper) */
+    rl_attn_softmax train_attn; /* softmax used in training (plain by default, as in the paper) */
     const char *out_dir;
     int figures;        /* 1: render figures with gnuplot */
 } rl_maxret_config;

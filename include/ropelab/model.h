@@ -104,35 +104,63 @@ void rl_softcap_forward(float *x, size_t n, float cap);
  * visible to query i iff j <= i and (window == 0 or j > i - window); the row softmax over the
  * visible keys gives the probabilities; out_i = sum_j p(i, j) v_j.
  *
- * Every row softmax goes through one internal interface (src/model/rowsoftmax.h): one forward
- * call (logits row -> probabilities) and one backward call (dprobs row -> dlogits) in the
- * stored-probability kernels, and an online (streaming) form in the tiled kernel, which is
- * written so that a statistics pass over the key tiles (e.g. the streaming entropy adaptive
- * temperature needs) can run before the output pass. See docs/model.md, "Attention". */
+ * The row softmax is plain, or adaptive temperature ("Softmax is not enough", include/ropelab/
+ * softmax.h): per query row, with z the row's logits as the softmax sees them (after scale,
+ * soft-capping and the mask), p = softmax(z), H = -sum p log p (nats), beta = max(1, poly(H)) if
+ * H > 0.5 else 1, and the row's probabilities are softmax(beta z). So the order is: scale, cap,
+ * mask, then entropy and beta, then the softmax of beta times the capped logits (beta may take
+ * them beyond the cap). Rows with beta = 1 are bit-identical to the plain softmax. Every kernel
+ * normalises through one internal interface (src/model/rowsoftmax.h); the streaming statistics
+ * and beta are softmax.h's (rl_smstat_*, rl_adaptive_beta). See docs/model.md, "Attention". */
+typedef enum {
+    RL_ATTN_PLAIN = 0,        /* plain softmax */
+    RL_ATTN_ADAPTIVE = 1,       /* adaptive temperature; the backward differentiates through beta */
+    RL_ATTN_ADAPTIVE_CONST = 2, /* adaptive temperature; the backward treats beta as a constant */
+} rl_attn_softmax;
+#define RL_ATTN_KIND_COUNT 3
+/* Names "softmax", "adaptive", "adaptive-const" (the JSON values of attn_softmax and the CLI's
+ * --softmax values). from_name returns -1 for an unknown name (no error recorded). */
+const char *rl_attn_softmax_name(rl_attn_softmax k);
+int rl_attn_softmax_from_name(const char *name, rl_attn_softmax *k);
+
 typedef struct {
     int n_heads, n_kv_heads, head_dim;
     float scale;        /* multiplies q.k: 1/sqrt(head_dim), or 1/sqrt(query_pre_attn_scalar) */
     float softcap;      /* > 0: Gemma 2 attention logit soft-capping (forward only, not in training) */
     int window;         /* > 0: sliding window (query i sees keys i-window < j <= i); 0: none */
     int tile_q, tile_k; /* tiled kernel: query rows and keys per tile (0 = 64 and 256) */
+    rl_attn_softmax softmax; /* the row softmax (0 = plain) */
 } rl_attn_cfg;
 
+/* Per-row statistics the training attention keeps for the adaptive kinds' backward:
+ * beta, d beta / dH, log sum e^z and the mean logit under softmax(z) (float32 each). */
+#define RL_ATTN_ROW_STATS 4
+
 /* Training attention: stores the probabilities, O(T^2) memory per head.
- * out: [B][T][H*hd]; att: [B][H][T][T] probabilities (row i is 0 at invisible keys);
+ * out: [B][T][H*hd]; att: [B][H][T][T] probabilities (row i is 0 at invisible keys; with an
+ * adaptive kind these are softmax(beta z), what the output averages with);
+ * att_stats: [B][H][T][RL_ATTN_ROW_STATS] for the adaptive kinds' backward (NULL for plain
+ * softmax, or when no backward follows);
  * qkv: [B][T][QKV] qkv rows (positions 0 .. T-1 in every sequence). */
-void rl_attention_forward(float *out, float *att, const float *qkv, int B, int T, const rl_attn_cfg *a);
-/* dqkv: [B][T][QKV] (+=); dout: [B][T][H*hd]; att: [B][H][T][T] and qkv: [B][T][QKV] from the
- * forward; scratch: [rl_attention_scratch_floats(T)] floats. a->softcap must be 0. */
-void rl_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv, int B, int T,
-                           const rl_attn_cfg *a, float *scratch);
-size_t rl_attention_scratch_floats(int T); /* for omp_get_max_threads() threads */
+void rl_attention_forward(float *out, float *att, float *att_stats, const float *qkv, int B, int T,
+                          const rl_attn_cfg *a);
+/* dqkv: [B][T][QKV] (+=); dout: [B][T][H*hd]; att, att_stats: from the forward; qkv: [B][T][QKV]
+ * from the forward; scratch: [rl_attention_scratch_floats(a, T)] floats. a->softcap must be 0.
+ * With RL_ATTN_ADAPTIVE the logits of rows whose beta has a non-zero slope are recomputed
+ * (one Q K^T product per row block) instead of being stored. */
+void rl_attention_backward(float *dqkv, const float *dout, const float *att, const float *att_stats, const float *qkv,
+                           int B, int T, const rl_attn_cfg *a, float *scratch);
+size_t rl_attention_scratch_floats(const rl_attn_cfg *a, int T); /* for omp_get_max_threads() threads */
 
 /* Tiled online-softmax ("flash") attention of one sequence, for inference: nothing of size
  * nq * nk is ever stored, so memory is linear in the context.
  * q: nq rows of stride ldq floats, each [H][hd]; query i is at position pos0 + i.
  * k, v: nk rows of stride ldkv floats, each [KV][hd]; key j is at position j (nk >= pos0 + nq).
  * out: nq rows of stride ldo floats, each [H][hd] (written, not added).
- * work: [rl_attention_tiled_work_floats(a)] floats. */
+ * work: [rl_attention_tiled_work_floats(a)] floats (the same for every a->softmax).
+ * With an adaptive kind each block of query rows first streams its logits over the key tiles
+ * through rl_smstat_update to fix beta per row (pass 1), then runs the online softmax of beta z
+ * with V (pass 2): one more Q K^T product per tile, a few scalars more per row. */
 void rl_attention_tiled_forward(float *out, int ldo, const float *q, int ldq, const float *k, const float *v,
                                 int ldkv, int nq, int nk, int pos0, const rl_attn_cfg *a, float *work);
 size_t rl_attention_tiled_work_floats(const rl_attn_cfg *a); /* for omp_get_max_threads() threads */
@@ -198,6 +226,8 @@ typedef struct {
     double query_pre_attn_scalar; /* logits are scaled by 1/sqrt(this); 0 means head_dim (Gemma 2) */
     double attn_softcap;   /* > 0: attention logit soft-capping (Gemma 2: 50) */
     double final_softcap;  /* > 0: final logit soft-capping (Gemma 2: 30) */
+    rl_attn_softmax attn_softmax; /* the attention row softmax: plain (default) or adaptive
+                              temperature; JSON "softmax" | "adaptive" | "adaptive-const" */
     int sliding_window;    /* > 0: window of the layers with sliding[l] = 1 (Mistral, Gemma 2) */
     uint8_t sliding[RL_MAX_LAYERS]; /* per layer: 1 = this layer uses the sliding window */
     /* embedding and head */
@@ -245,8 +275,8 @@ int rl_model_config_pe_string(const rl_model_config *c, char *buf, size_t n);
 int rl_model_config_validate(const rl_model_config *c);
 /* Fails (naming the feature) when the training forward/backward does not support the config:
  * training needs RMSNorm, a gated MLP (GeGLU or SwiGLU), separate q/k/v, no parallel residual,
- * no sandwich norms and no soft-capping. Biases, tied or untied heads, GQA/MQA, sliding windows
- * and every positional encoding are supported. */
+ * no sandwich norms and no soft-capping. Biases, tied or untied heads, GQA/MQA, sliding windows,
+ * every positional encoding and every attn_softmax kind are supported. */
 int rl_model_config_check_trainable(const rl_model_config *c);
 
 /* JSON. to_json returns a malloc'ed, pretty-printed object with every key (free it).
@@ -338,6 +368,7 @@ typedef struct {
     float *ln1_rstd;    /* [L][N] */
     float *qkv;         /* [L][N][QKV] qkv rows, q and k rotated */
     float *att;         /* [L][B][H][T][T] attention probabilities */
+    float *att_stats;   /* [L][B][H][T][RL_ATTN_ROW_STATS] adaptive kinds only (else NULL) */
     float *atty;        /* [L][N][H*hd] attention output before o_proj */
     float *ln2;         /* [L][N][D] MLP input norm output */
     float *ln2_rstd;    /* [L][N] */
@@ -434,6 +465,13 @@ void rl_model_adamw(rl_model *m, float lr, float beta1, float beta2, float eps, 
 
 /* ---- inference ----------------------------------------------------------------------------- */
 
+/* Switches the attention row softmax of a created model (m->cfg.attn_softmax), e.g. to evaluate a
+ * checkpoint trained with plain softmax with adaptive temperature ("adaptive at inference", the
+ * paper's max-retrieval setting). Inference and decoding follow at once (their workspace does not
+ * depend on the kind; a KV cache stays valid: it holds keys and values only). Training activations
+ * allocated for another kind must be reallocated (rl_model_alloc_acts); the forward says so. */
+int rl_model_set_attn_softmax(rl_model *m, rl_attn_softmax kind);
+
 /* Hooks for analysis. Every field is optional (NULL / 0 = off); per-layer arrays have n_layers
  * entries, each NULL for layers not concerned. */
 typedef struct {
@@ -443,7 +481,8 @@ typedef struct {
     float *const *v;                  /* [L] -> [n][KV][hd] */
     /* Attention probabilities, materialised only for layers with probs_layers[l] != 0 (those
      * layers use the row kernel: O(n) extra memory per thread). probs_fn is called once per
-     * (head, query row) with p[0 .. row] (zeros at invisible keys), possibly from several
+     * (head, query row) with p[0 .. row] (zeros at invisible keys; softmax(beta z) under an
+     * adaptive attn_softmax: what the output averages with), possibly from several
      * threads at once for different (head, row): write to disjoint places. */
     const uint8_t *probs_layers;      /* [L] */
     void (*probs_fn)(void *ctx, int layer, int head, int row, const float *p, int n);

@@ -75,7 +75,9 @@ void rl_adaptive_row_forward(float *q, rl_adaptive_row *st, const float *z, int 
  *   g_j = q_j (dq_j - Σ q dq)                 (gradient w.r.t. u = βz)
  *   dz_j += β g_j                              (both modes)
  *         + (Σ_i g_i z_i) · dβ/dH · dH/dz_j    (RL_BETA_THROUGH only), dH/dz_j = -p_j (z_j - Σ p z),
- * with p_j = e^(z_j - lse) recomputed from z (nothing of size n is stored by the forward). */
+ * with p_j = e^(z_j - lse) recomputed from z (nothing of size n is stored by the forward).
+ * z is read only when the through-β term is taken (RL_BETA_THROUGH and dβ/dH != 0): otherwise it may
+ * be NULL. dz must not alias dq, q or z. */
 void rl_adaptive_row_backward(float *dz, const float *dq, const float *q, const float *z, const rl_adaptive_row *st,
                               rl_beta_grad mode, int n);
 
@@ -95,6 +97,12 @@ typedef struct {
 void rl_smstat_init(rl_smstat *s);
 /* Folds a tile of logits into the state. z: [n] (-INFINITY entries are masked). */
 void rl_smstat_update(rl_smstat *s, const float *z, int n);
+/* The same fold with single-precision exponentials in a vectorised loop (float64 sums, the same state,
+ * rebase and merge): each term e^(z-m) carries float32 rounding (within 2 ulp; 0 below e^-87), so the
+ * entropy, log Σe^z and mean logit agree with rl_smstat_update to ~1e-6 relative — the size of the error
+ * float32 logits carry anyway — at a fraction of the cost. The model's attention kernels use it (one exp
+ * per logit in the statistics pass); the references and maxret use the float64 update. */
+void rl_smstat_update_f32(rl_smstat *s, const float *z, int n);
 /* a = a ⊕ b (associative and commutative up to float64 rounding). */
 void rl_smstat_merge(rl_smstat *a, const rl_smstat *b);
 /* log Σ e^z (-inf for an empty state). */
@@ -103,6 +111,10 @@ double rl_smstat_lse(const rl_smstat *s);
 double rl_smstat_entropy(const rl_smstat *s);
 /* β of that entropy. */
 double rl_smstat_beta(const rl_smstat *s);
+/* The mean logit Σ p z under that softmax (0 for an empty state). */
+double rl_smstat_mean(const rl_smstat *s);
+/* What a row's adaptive backward needs (rl_adaptive_row), from the row's statistics. */
+void rl_adaptive_row_from_stat(rl_adaptive_row *st, const rl_smstat *s);
 
 /* Reference for tiled attention, pass 1 only: β of every row of a logit matrix, computed by folding
  * key tiles of size T (the last may be shorter) into a streaming state.

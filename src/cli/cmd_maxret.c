@@ -97,10 +97,7 @@ int cmd_maxret(int argc, char **argv) {
         c.n_sizes = sizes.n;
     }
     free(sizes.v);
-    if (strcmp(train_softmax, "softmax") == 0) c.train_attn = RL_ATTN_PLAIN;
-    else if (strcmp(train_softmax, "adaptive") == 0) c.train_attn = RL_ATTN_ADAPTIVE;
-    else if (strcmp(train_softmax, "adaptive-const") == 0) c.train_attn = RL_ATTN_ADAPTIVE_CONST;
-    else
+    if (rl_attn_softmax_from_name(train_softmax, &c.train_attn) != 0)
         return cli_usage_error("maxret", "--train-softmax '%s': expected softmax, adaptive or adaptive-const",
                                train_softmax);
     c.width = (int)width;

@@ -264,10 +264,7 @@ static int write_summary_json(const rl_maxret_config *c, const size_summary *ss,
     cJSON_AddNumberToObject(cfg, "seeds", c->seeds);
     cJSON_AddNumberToObject(cfg, "seed0", (double)c->seed0);
     cJSON_AddNumberToObject(cfg, "test_sets", c->test_sets);
-    cJSON_AddStringToObject(cfg, "train_softmax",
-                            c->train_attn == RL_ATTN_PLAIN      ? "softmax"
-                            : c->train_attn == RL_ATTN_ADAPTIVE ? "adaptive"
-                                                                : "adaptive-const");
+    cJSON_AddStringToObject(cfg, "train_softmax", rl_attn_softmax_name(c->train_attn));
     cJSON_AddNumberToObject(root, "train_seconds", t_train);
     cJSON_AddNumberToObject(root, "eval_seconds", t_eval);
     cJSON_AddNumberToObject(root, "wall_seconds", t_wall);

@@ -136,7 +136,7 @@ static int argmax_row(const float *x, int n) {
 }
 
 double rl_maxret_loss_grad(const rl_maxret_model *m, float *grad, const float *items, const float *query,
-                           const int32_t *target, int B, int n, rl_attn_kind attn, int *correct) {
+                           const int32_t *target, int B, int n, rl_attn_softmax attn, int *correct) {
     const int W = m->width, C = m->n_classes, D = 1 + C, L = m->depth, Ni = B * n;
     const float scale = 1.0f / sqrtf((float)W);
     size_t NW = (size_t)Ni * W, BW = (size_t)B * W;

@@ -25,6 +25,21 @@ int rl_arch_from_name(const char *name, rl_arch *a) {
     return -1;
 }
 
+static const char *const softmax_names[RL_ATTN_KIND_COUNT] = {"softmax", "adaptive", "adaptive-const"};
+
+const char *rl_attn_softmax_name(rl_attn_softmax k) {
+    return (unsigned)k < RL_ATTN_KIND_COUNT ? softmax_names[k] : "?";
+}
+
+int rl_attn_softmax_from_name(const char *name, rl_attn_softmax *k) {
+    for (int i = 0; i < RL_ATTN_KIND_COUNT; i++)
+        if (strcmp(name, softmax_names[i]) == 0) {
+            *k = (rl_attn_softmax)i;
+            return 0;
+        }
+    return -1;
+}
+
 static void set_all_pe(rl_model_config *c, const rl_rope_spec *s) {
     for (int l = 0; l < RL_MAX_LAYERS; l++) c->pe[l] = *s;
 }
@@ -239,6 +254,8 @@ int rl_model_config_validate(const rl_model_config *c) {
     if (!finite_ge(c->attn_softcap, 0)) return rl_fail("attn_softcap: %g must be >= 0 (0 = off)", c->attn_softcap);
     if (!finite_ge(c->final_softcap, 0)) return rl_fail("final_softcap: %g must be >= 0 (0 = off)", c->final_softcap);
     if (c->sliding_window < 0) return rl_fail("sliding_window: %d must be >= 0 (0 = off)", c->sliding_window);
+    if ((unsigned)c->attn_softmax >= RL_ATTN_KIND_COUNT)
+        return rl_fail("attn_softmax: value %d is unknown", (int)c->attn_softmax);
     for (int l = 0; l < c->n_layers; l++)
         if (c->sliding[l] > 1) return rl_fail("sliding_layers: layer %d has %d, expected 0 or 1", l, c->sliding[l]);
     if (!(c->embed_scale == RL_EMBED_SQRT_D || (isfinite(c->embed_scale) && c->embed_scale > 0)))

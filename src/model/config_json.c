@@ -55,6 +55,7 @@ char *rl_model_config_to_json(const rl_model_config *c) {
             cJSON_AddStringToObject(o, "mlp", (unsigned)c->mlp <= RL_MLP_GELU_TANH ? mlp_names[c->mlp] : "?");
         }
     }
+    cJSON_AddStringToObject(o, "attn_softmax", rl_attn_softmax_name(c->attn_softmax));
     int k = rl_model_config_sliding_period(c);
     cJSON *sl = cJSON_AddArrayToObject(o, "sliding_layers");
     for (int l = 0; l < k && sl; l++) cJSON_AddItemToArray(sl, cJSON_CreateNumber(c->sliding[l]));
@@ -206,6 +207,10 @@ int rl_model_config_from_json(rl_model_config *c, const char *json, const char *
             if ((r = get_enum(&x, v, norm_names, 2, &e)) == 0) t.norm = (rl_norm_kind)e;
         } else if (strcmp(k, "mlp") == 0) {
             if ((r = get_enum(&x, v, mlp_names, 4, &e)) == 0) t.mlp = (rl_mlp_kind)e;
+        } else if (strcmp(k, "attn_softmax") == 0) {
+            const char *const names[] = {rl_attn_softmax_name(RL_ATTN_PLAIN), rl_attn_softmax_name(RL_ATTN_ADAPTIVE),
+                                         rl_attn_softmax_name(RL_ATTN_ADAPTIVE_CONST)};
+            if ((r = get_enum(&x, v, names, RL_ATTN_KIND_COUNT, &e)) == 0) t.attn_softmax = (rl_attn_softmax)e;
         } else if (strcmp(k, "embed_scale") == 0) {
             if (cJSON_IsString(v) && strcmp(v->valuestring, "sqrt_d_model") == 0)
                 t.embed_scale = RL_EMBED_SQRT_D;

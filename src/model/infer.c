@@ -33,7 +33,10 @@ typedef struct {
 static size_t ws_layout(const rl_model_config *c, int n, int nk, ws_t *w, float *mem) {
     const size_t D = c->d_model, F = c->d_ff, V = c->vocab_size, QKV = (size_t)rl_model_qkv_width(c);
     const size_t HD = (size_t)c->n_heads * c->head_dim;
-    rl_attn_cfg a = {c->n_heads, c->n_kv_heads, c->head_dim, 1, 0, 0, 0, 0};
+    rl_attn_cfg a = {0}; /* the workspaces depend on the head sizes only (not the softmax kind) */
+    a.n_heads = c->n_heads;
+    a.n_kv_heads = c->n_kv_heads;
+    a.head_dim = c->head_dim;
     size_t attn = RL_MAX(rl_attention_tiled_work_floats(&a), rl_attention_rows_work_floats(&a, nk));
     size_t chunk = (size_t)RL_MIN(n, MLP_CHUNK), lchunk = (size_t)RL_MIN(n, LOGIT_CHUNK);
     size_t gu = RL_MAX(chunk * 2 * F, c->fused_qkv ? chunk * 3 * HD : 0);

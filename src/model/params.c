@@ -167,6 +167,13 @@ void rl_model_attn_cfg(const rl_model *m, int l, rl_attn_cfg *a) {
     a->scale = rl_model_attn_scale(c);
     a->softcap = (float)c->attn_softcap;
     a->window = c->sliding[l] ? c->sliding_window : 0;
+    a->softmax = c->attn_softmax;
+}
+
+int rl_model_set_attn_softmax(rl_model *m, rl_attn_softmax kind) {
+    if ((unsigned)kind >= RL_ATTN_KIND_COUNT) return rl_fail("attn_softmax: value %d is unknown", (int)kind);
+    m->cfg.attn_softmax = kind;
+    return 0;
 }
 
 /* ---- create / free ------------------------------------------------------------------------- */

@@ -1,9 +1,12 @@
-/* The row softmax of attention (see rowsoftmax.h): full rows, online tiles, statistics pass. */
+/* The row softmax of attention (see rowsoftmax.h): full rows (plain and adaptive), online tiles. */
 #include "rowsoftmax.h"
+
+#include "ropelab/softmax.h"
 
 #include "vecmath.h"
 
 #include <math.h>
+#include <string.h>
 
 RL_VEC_CLONES static float row_max(const float *z, int n, float m) {
 #pragma omp simd reduction(max : m)
@@ -11,12 +14,12 @@ RL_VEC_CLONES static float row_max(const float *z, int n, float m) {
     return m;
 }
 
-/* p = exp(z - mx) (p may alias z); returns the sum in float64. */
-RL_VEC_CLONES static double exp_sum(float *p, const float *z, float mx, int n) {
+/* p = exp(b (z - mx)) (p may alias z); returns the sum in float64. b = 1 is exact. */
+RL_VEC_CLONES static double exp_sum(float *p, const float *z, float mx, float b, int n) {
     double s = 0;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < n; j++) {
-        float e = vexpf(z[j] - mx);
+        float e = vexpf(b * (z[j] - mx));
         p[j] = e;
         s += e;
     }
@@ -40,14 +43,39 @@ RL_VEC_CLONES static void jvp(float *dz, const float *dp, const float *p, float 
     for (int j = 0; j < n; j++) dz[j] = p[j] * (dp[j] - d);
 }
 
-void rl_rowsm_forward(float *p, const float *z, int n) {
+float rl_rowsm_forward(float *p, float *st, const float *z, int n, rl_attn_softmax kind) {
+    float b = 1.0f;
+    if (kind != RL_ATTN_PLAIN) {
+        rl_smstat s;
+        rl_adaptive_row r;
+        rl_smstat_init(&s);
+        rl_smstat_update_f32(&s, z, n);
+        rl_adaptive_row_from_stat(&r, &s);
+        b = (float)r.beta;
+        if (st) {
+            st[RL_ROWSM_BETA] = b;
+            st[RL_ROWSM_DBETA] = (float)r.dbeta_dH;
+            st[RL_ROWSM_LSE] = (float)r.lse;
+            st[RL_ROWSM_MEANZ] = (float)r.mean_z;
+        }
+    }
     float mx = row_max(z, n, -INFINITY);
-    double s = exp_sum(p, z, mx, n);
+    double s = exp_sum(p, z, mx, b, n); /* max of b z is b mx: b > 0 */
     scale(p, (float)(1.0 / s), n);
+    return b;
 }
 
-void rl_rowsm_backward(float *dz, const float *dp, const float *p, int n) {
-    jvp(dz, dp, p, (float)dot(p, dp, n), n);
+void rl_rowsm_backward(float *dz, const float *dp, const float *p, const float *st, const float *z, int n,
+                       rl_attn_softmax kind, float *tmp) {
+    if (kind == RL_ATTN_PLAIN) {
+        jvp(dz, dp, p, (float)dot(p, dp, n), n);
+        return;
+    }
+    rl_adaptive_row r = {st[RL_ROWSM_LSE], st[RL_ROWSM_MEANZ], 0.0, st[RL_ROWSM_BETA], st[RL_ROWSM_DBETA]};
+    memset(tmp, 0, (size_t)n * sizeof *tmp);
+    rl_adaptive_row_backward(tmp, dp, p, rl_rowsm_needs_z(st, kind) ? z : NULL, &r,
+                             kind == RL_ATTN_ADAPTIVE ? RL_BETA_THROUGH : RL_BETA_CONST, n);
+    memcpy(dz, tmp, (size_t)n * sizeof *dz);
 }
 
 void rl_rowsm_online_begin(rowsm_online *st) {
@@ -62,39 +90,10 @@ float rl_rowsm_online_step(rowsm_online *st, float *s, int n) {
         return 1.0f;
     }
     float corr = st->m == -INFINITY ? 0.0f : vexpf(st->m - mx);
-    double sum = exp_sum(s, s, mx, n); /* exp(-inf) = 0 */
+    double sum = exp_sum(s, s, mx, 1.0f, n); /* exp(-inf) = 0 */
     st->l = st->l * corr + sum;
     st->m = mx;
     return corr;
 }
 
 float rl_rowsm_online_end(const rowsm_online *st) { return st->l > 0 ? (float)(1.0 / st->l) : 0.0f; }
-
-void rl_rowsm_stats_begin(rowsm_stats *st) {
-    st->m = -INFINITY;
-    st->l = st->lz = 0;
-}
-
-void rl_rowsm_stats_step(rowsm_stats *st, const float *s, int n) {
-    float mx = row_max(s, n, st->m);
-    if (mx == -INFINITY) return;
-    double l = 0, lz = 0;
-    for (int j = 0; j < n; j++) {
-        if (s[j] == -INFINITY) continue;
-        double e = exp((double)s[j] - mx);
-        l += e;
-        lz += e * ((double)s[j] - mx);
-    }
-    if (st->m == -INFINITY) {
-        st->l = l;
-        st->lz = lz;
-    } else {
-        /* re-centre on the new max: e_j scales by corr and (z_j - m) shifts by (m_old - m_new) */
-        double corr = exp((double)st->m - mx);
-        st->lz = (st->lz + st->l * ((double)st->m - mx)) * corr + lz;
-        st->l = st->l * corr + l;
-    }
-    st->m = mx;
-}
-
-double rl_rowsm_stats_entropy(const rowsm_stats *st) { return log(st->l) - st->lz / st->l; }

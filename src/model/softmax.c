@@ -28,10 +28,7 @@ void rl_adaptive_row_forward(float *q, rl_adaptive_row *st, const float *z, int 
     rl_smstat s;
     rl_smstat_init(&s);
     rl_smstat_update(&s, z, n);
-    st->lse = rl_smstat_lse(&s);
-    st->H = rl_smstat_entropy(&s);
-    st->mean_z = s.s0 > 0 ? s.m + s.s1 / s.s0 : 0.0;
-    st->beta = rl_adaptive_beta(st->H, &st->dbeta_dH);
+    rl_adaptive_row_from_stat(st, &s);
     for (int j = n; j < len; j++) q[j] = 0.0f;
     if (!(s.s0 > 0)) {
         for (int j = 0; j < n; j++) q[j] = 0.0f;

@@ -1,6 +1,8 @@
 /* Streaming softmax statistics (max, Σe, Σ(z-m)e), the temperature polynomial, and the tiled references. */
 #include "ropelab/softmax.h"
 
+#include "vecmath.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -56,6 +58,37 @@ void rl_smstat_update(rl_smstat *s, const float *z, int n) {
     s->s1 += s1;
 }
 
+RL_VEC_CLONES static float tile_max(const float *z, int n) {
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int j = 0; j < n; j++) m = z[j] > m ? z[j] : m;
+    return m;
+}
+
+/* *s0 = Σ e^(z-m), *s1 = Σ (z-m) e^(z-m) with float32 terms (masked entries add 0: vexpf(-inf) = 0 and
+ * their (z-m) e term is selected away, since -inf * 0 would be NaN). */
+RL_VEC_CLONES static void fold_f32(const float *z, int n, float m, double *s0, double *s1) {
+    double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+    for (int j = 0; j < n; j++) {
+        float d = z[j] - m, e = vexpf(d);
+        a += e;
+        b += z[j] == -INFINITY ? 0.0f : d * e;
+    }
+    *s0 = a;
+    *s1 = b;
+}
+
+void rl_smstat_update_f32(rl_smstat *s, const float *z, int n) {
+    float tm = tile_max(z, n);
+    if (tm == -INFINITY) return; /* empty or fully masked tile */
+    if (tm > s->m) rebase(s, tm);
+    double s0, s1;
+    fold_f32(z, n, (float)s->m, &s0, &s1); /* s->m is one of the float logits: exact as a float */
+    s->s0 += s0;
+    s->s1 += s1;
+}
+
 void rl_smstat_merge(rl_smstat *a, const rl_smstat *b) {
     if (b->s0 == 0) return;
     rl_smstat bb = *b;
@@ -78,6 +111,15 @@ double rl_smstat_entropy(const rl_smstat *s) {
 
 double rl_smstat_beta(const rl_smstat *s) {
     return rl_adaptive_beta(rl_smstat_entropy(s), NULL);
+}
+
+double rl_smstat_mean(const rl_smstat *s) { return s->s0 > 0 ? s->m + s->s1 / s->s0 : 0.0; }
+
+void rl_adaptive_row_from_stat(rl_adaptive_row *st, const rl_smstat *s) {
+    st->lse = rl_smstat_lse(s);
+    st->H = rl_smstat_entropy(s);
+    st->mean_z = rl_smstat_mean(s);
+    st->beta = rl_adaptive_beta(st->H, &st->dbeta_dH);
 }
 
 void rl_adaptive_beta_tiled(float *beta, const float *z, const int *n_valid, int n_q, int n_k, int T) {
@@ -158,7 +200,7 @@ void rl_adaptive_attention_tiled_backward_ref(float *dz, float *dv, const float 
         for (int t0 = 0; t0 < n; t0 += T) rl_smstat_update(&s, zi + t0, n - t0 < T ? n - t0 : T);
         if (!(s.s0 > 0)) continue; /* no valid key: the output was 0, nothing flows back */
         double dbeta = 0, beta = adaptive ? rl_adaptive_beta(rl_smstat_entropy(&s), &dbeta) : 1.0;
-        double lse = rl_smstat_lse(&s), mean_z = s.m + s.s1 / s.s0;
+        double lse = rl_smstat_lse(&s), mean_z = rl_smstat_mean(&s);
         /* sweep 1: log-sum-exp of beta z (online over tiles) and D = dout . out */
         double mb = -INFINITY, lb = 0, D = 0;
         for (int t0 = 0; t0 < n; t0 += T) {

@@ -13,6 +13,9 @@
 static size_t layout(const rl_model_config *c, int B, int T, rl_train_acts *a, float *mem) {
     const size_t N = (size_t)B * T, L = c->n_layers, D = c->d_model, F = c->d_ff, V = c->vocab_size;
     const size_t QKV = (size_t)rl_model_qkv_width(c), HD = (size_t)c->n_heads * c->head_dim;
+    const int adaptive = c->attn_softmax != RL_ATTN_PLAIN;
+    rl_attn_cfg ac = {0};
+    ac.softmax = c->attn_softmax;
     size_t off = 0;
 #define TAKE(field, type, count)                                                                     \
     do {                                                                                             \
@@ -28,6 +31,8 @@ static size_t layout(const rl_model_config *c, int B, int T, rl_train_acts *a, f
     TAKE(ln1_rstd, float, L * N);
     TAKE(qkv, float, L * N * QKV);
     TAKE(att, float, L * B * (size_t)c->n_heads * T * T);
+    TAKE(att_stats, float, adaptive ? L * N * c->n_heads * RL_ATTN_ROW_STATS : 0);
+    if (mem && !adaptive) a->att_stats = NULL;
     TAKE(atty, float, L * N * HD);
     TAKE(ln2, float, L * N * D);
     TAKE(ln2_rstd, float, L * N);
@@ -43,7 +48,7 @@ static size_t layout(const rl_model_config *c, int B, int T, rl_train_acts *a, f
     TAKE(datty, float, N * HD);
     TAKE(dgu, float, N * 2 * F);
     TAKE(qk, float, N * (size_t)(c->n_heads + c->n_kv_heads) * c->head_dim);
-    TAKE(attn_scratch, float, rl_attention_scratch_floats(T));
+    TAKE(attn_scratch, float, rl_attention_scratch_floats(&ac, T));
 #undef TAKE
     return off;
 }
@@ -104,6 +109,10 @@ int rl_model_forward(rl_model *m, const int32_t *tokens, const int32_t *targets,
         return rl_fail("model: the activations are for batch %d x %d, not %d x %d (call rl_model_alloc_acts)", a->B,
                        a->T, B, T);
     if (!m->p.wte) return rl_fail("model: parameters are not set");
+    if ((c->attn_softmax != RL_ATTN_PLAIN) != (a->att_stats != NULL))
+        return rl_fail("model: the activations were allocated for another attn_softmax than \"%s\" (call "
+                       "rl_model_alloc_acts again)",
+                       rl_attn_softmax_name(c->attn_softmax));
     const int N = B * T, D = c->d_model, F = c->d_ff, V = c->vocab_size, H = c->n_heads, KV = c->n_kv_heads;
     const int hd = c->head_dim, QKV = rl_model_qkv_width(c), HD = H * hd, swiglu = c->mlp == RL_MLP_SWIGLU;
     const int po = c->norm_plus_one;
@@ -122,6 +131,7 @@ int rl_model_forward(rl_model *m, const int32_t *tokens, const int32_t *targets,
         float *ln1 = a->ln1 + l * nd, *ln2 = a->ln2 + l * nd, *qkv = a->qkv + (size_t)l * N * QKV;
         float *atty = a->atty + (size_t)l * N * HD, *gu = a->gu + (size_t)l * N * 2 * F;
         float *att = a->att + (size_t)l * B * H * T * T;
+        float *att_stats = a->att_stats ? a->att_stats + (size_t)l * N * H * RL_ATTN_ROW_STATS : NULL;
         rl_attn_cfg ac;
         rl_model_attn_cfg(m, l, &ac);
         const rl_rope *rope = &m->rope[m->rope_of[l]];
@@ -129,7 +139,7 @@ int rl_model_forward(rl_model *m, const int32_t *tokens, const int32_t *targets,
         rl_rmsnorm_forward(ln1, a->ln1_rstd + (size_t)l * N, x, p->attn_norm, po, eps, N, D);
         proj(qkv, ln1, p->wq, p->bq, N, D, QKV, 0); /* wq, wk, wv (and bq, bk, bv) are adjacent */
         rl_rope_qk_rows(rope, qkv, N, QKV, H + KV, a->pos, a->qk, 0);
-        rl_attention_forward(atty, att, qkv, B, T, &ac);
+        rl_attention_forward(atty, att, att_stats, qkv, B, T, &ac);
         memcpy(mid, x, nd * sizeof(float));
         proj(mid, atty, p->wo, p->bo, N, HD, D, 1);
 
@@ -166,8 +176,15 @@ int rl_model_backward(rl_model *m, float grad_scale) {
     const int KV = c->n_kv_heads, hd = c->head_dim, QKV = rl_model_qkv_width(c), HD = H * hd;
     const int swiglu = c->mlp == RL_MLP_SWIGLU, po = c->norm_plus_one;
     const size_t nd = (size_t)N * D;
-    if ((size_t)(a->mem + a->n_floats - a->attn_scratch) < rl_attention_scratch_floats(T))
-        return rl_fail("model: more OpenMP threads than when the activations were allocated");
+    rl_attn_cfg ac0 = {0};
+    ac0.softmax = c->attn_softmax;
+    if ((c->attn_softmax != RL_ATTN_PLAIN) != (a->att_stats != NULL))
+        return rl_fail("model: the activations were allocated for another attn_softmax than \"%s\" (call "
+                       "rl_model_alloc_acts again)",
+                       rl_attn_softmax_name(c->attn_softmax));
+    if ((size_t)(a->mem + a->n_floats - a->attn_scratch) < rl_attention_scratch_floats(&ac0, T))
+        return rl_fail("model: more OpenMP threads (or another attn_softmax) than when the activations were "
+                       "allocated");
     float *dresid = a->dresid, *dln = a->dln;
 
     /* head: logits = lnf . Wh^T, dlogits = grad_scale * probs (softmax - onehot) */
@@ -186,6 +203,7 @@ int rl_model_backward(rl_model *m, float grad_scale) {
         const float *ln1 = a->ln1 + l * nd, *ln2 = a->ln2 + l * nd, *qkv = a->qkv + (size_t)l * N * QKV;
         const float *atty = a->atty + (size_t)l * N * HD, *gu = a->gu + (size_t)l * N * 2 * F;
         const float *att = a->att + (size_t)l * B * H * T * T;
+        const float *att_stats = a->att_stats ? a->att_stats + (size_t)l * N * H * RL_ATTN_ROW_STATS : NULL;
         rl_attn_cfg ac;
         rl_model_attn_cfg(m, l, &ac);
         const rl_rope *rope = &m->rope[m->rope_of[l]];
@@ -201,7 +219,7 @@ int rl_model_backward(rl_model *m, float grad_scale) {
         /* attention branch: mid = x + atty . Wo^T */
         proj_back(a->datty, g->wo, g->bo, dresid, atty, p->wo, N, HD, D);
         memset(a->dqkv, 0, (size_t)N * QKV * sizeof(float));
-        rl_attention_backward(a->dqkv, a->datty, att, qkv, B, T, &ac, a->attn_scratch);
+        rl_attention_backward(a->dqkv, a->datty, att, att_stats, qkv, B, T, &ac, a->attn_scratch);
         rl_rope_qk_rows(rope, a->dqkv, N, QKV, H + KV, a->pos, a->qk, 1);
         proj_back(dln, g->wq, g->bq, a->dqkv, ln1, p->wq, N, D, QKV);
         rl_rmsnorm_backward(dresid, g->attn_norm, dln, x, p->attn_norm, a->ln1_rstd + (size_t)l * N, po, N, D);

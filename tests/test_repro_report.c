@@ -39,22 +39,22 @@ static int fake_eval(plan *p, plan_stage *s, const char *dir, void *user) {
     (void)p;
     rp_ctx *x = user;
     const char *name = x->variants[s->tag[0]].name;
-    for (int k = 0; k < 2; k++) {
-        cJSON *j = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(j, "results");
-        cJSON_AddNumberToObject(j, "train_context", x->scale->ctx);
+    cJSON *j = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(j, "results");
+    cJSON_AddNumberToObject(j, "train_context", x->scale->ctx);
+    for (int k = 0; k < 2; k++)
         for (int m = 0; m < x->scale->n_mults; m++) {
             cJSON *r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "pe", x->variants[s->tag[0]].pe);
             cJSON_AddBoolToObject(r, "overridden", 0);
+            cJSON_AddStringToObject(r, "softmax", k ? "adaptive" : "softmax");
+            cJSON_AddBoolToObject(r, "softmax_overridden", k);
             cJSON_AddNumberToObject(r, "context", x->scale->mults[m] * x->scale->ctx);
             double ppl = fake_ppl(name, s->tag[1], m, k);
             cJSON_AddNumberToObject(r, "loss", log(ppl));
             cJSON_AddNumberToObject(r, "ppl", ppl);
             cJSON_AddItemToArray(res, r);
         }
-        if (write_json(dir, k ? "adaptive" : "plain", "eval.json", j) != 0) return -1;
-    }
-    return 0;
+    return write_json(dir, ".", "eval.json", j);
 }
 
 static cJSON *matrix(int L, int C, double (*f)(int l, int c, int seed), int seed) {

@@ -150,31 +150,37 @@ static int collect_theory(const rp_ctx *x, rp_theory *t) {
 
 /* ---- evaluations --------------------------------------------------------------------------------- */
 
-static const char *const softmax_dir[RP_NSOFTMAX] = {"plain", "adaptive"};
+/* The eval stage's eval.json (the trainer's report): one row per encoding, softmax and context; ours
+ * are the checkpoint's own encoding (overridden false) with the plain softmax ("softmax", the one it
+ * was trained with) and with "adaptive" (an inference-time override). */
+static const char *const softmax_name[RP_NSOFTMAX] = {"softmax", "adaptive"};
 
 static int collect_eval(const rp_ctx *x, int st, rp_eval *e) {
     const plan_stage *s = &x->plan.st[st];
     const rl_repro_scale *sc = x->scale;
+    char rel[96];
+    snprintf(rel, sizeof rel, "%s/%s", s->rel, RP_EVAL_FILE);
+    jfile f;
+    if (jopen(&f, x->plan.out_dir, rel) != 0) return -1;
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(f.root, "results");
     e->n_softmax = x->n_softmax;
-    for (int k = 0; k < x->n_softmax; k++) {
-        char rel[96];
-        snprintf(rel, sizeof rel, "%s/%s/%s", s->rel, softmax_dir[k], RP_EVAL_FILE);
-        jfile f;
-        if (jopen(&f, x->plan.out_dir, rel) != 0) return -1;
-        const cJSON *res = cJSON_GetObjectItemCaseSensitive(f.root, "results");
+    for (int k = 0; k < x->n_softmax; k++)
         for (int m = 0; m < sc->n_mults; m++) {
             int want = sc->mults[m] * sc->ctx, found = -1, i = 0;
             for (const cJSON *r = res ? res->child : NULL; r; r = r->next, i++) {
                 const cJSON *c = cJSON_GetObjectItemCaseSensitive(r, "context"),
-                            *o = cJSON_GetObjectItemCaseSensitive(r, "overridden");
-                if (cJSON_IsNumber(c) && c->valueint == want && !cJSON_IsTrue(o)) {
+                            *o = cJSON_GetObjectItemCaseSensitive(r, "overridden"),
+                            *sm = cJSON_GetObjectItemCaseSensitive(r, "softmax");
+                if (cJSON_IsNumber(c) && c->valueint == want && !cJSON_IsTrue(o) && cJSON_IsString(sm) &&
+                    strcmp(sm->valuestring, softmax_name[k]) == 0) {
                     found = i;
                     break;
                 }
             }
             if (found < 0) {
                 jclose(&f);
-                return rl_fail("%s/%s: no result at context %d", x->plan.out_dir, rel, want);
+                return rl_fail("%s/%s: no result for the model's own encoding with softmax \"%s\" at context %d",
+                               x->plan.out_dir, rel, softmax_name[k], want);
             }
             char ptr[64];
             snprintf(ptr, sizeof ptr, "/results/%d/ppl", found);
@@ -183,8 +189,7 @@ static int collect_eval(const rp_ctx *x, int st, rp_eval *e) {
                 return -1;
             }
         }
-        jclose(&f);
-    }
+    jclose(&f);
     e->have = 1;
     return 0;
 }

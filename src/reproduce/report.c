@@ -139,9 +139,9 @@ static int fig_ppl_context(rctx *c, int k, const char *name) {
     rl_afile f;
     if (open_csv(c, name, &f) != 0) return -1;
     fprintf(f.fp, "# validation perplexity (%s softmax) per variant: one block per variant in the order of the "
-                  "key; mean and 95%% t-interval over seeds, read from the evals/*/%s/eval.json files listed in "
+                  "key; mean and 95%% t-interval over seeds, read from the evals/*/eval.json files listed in "
                   "report/summary.json\n",
-            k == RP_PLAIN ? "plain" : "adaptive", k == RP_PLAIN ? "plain" : "adaptive");
+            k == RP_PLAIN ? "plain" : "adaptive");
     for (int v = 0; v < x->n_variants; v++) {
         fprintf(f.fp, "# variant %s\ncontext,mean,lo,hi,n\n", x->variants[v].name);
         for (int m = 0; m < sc->n_mults; m++) {

@@ -18,7 +18,7 @@ enum { RP_PLAIN = 0, RP_ADAPTIVE = 1, RP_NSOFTMAX = 2 };
 /* File names inside stage folders (besides config.json / stage.json). */
 #define RP_UNIGRAM "unigram.json"   /* data stage: the unigram baseline */
 #define RP_TRAIN_RUN "run"          /* train stage: the trainer's run folder */
-#define RP_EVAL_FILE "eval.json"    /* eval stage: <softmax>/eval.json */
+#define RP_EVAL_FILE "eval.json"    /* eval stage: the trainer's evaluation report */
 #define RP_ANALYSIS "summary.json"  /* analysis stages: the analyser's summary */
 
 typedef struct {

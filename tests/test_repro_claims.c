@@ -190,3 +190,29 @@ Test(repro_claims, scales_and_variants) {
     cr_assert_eq(rl_repro_variants_parse("b d=nope", v, 16, &n), -1);
     cr_assert_eq(n, 3);
 }
+
+/* per layer: lowest band at `low[l]` times the rest */
+static void layer_usage(double *u, int L, int C, const double *low) {
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < C; k++) u[l * C + k] = k >= C - C / 4 ? low[l] : 1;
+}
+
+Test(repro_claims, pretrained_every_layer) {
+    enum { L = 4, C = 8 };
+    double u[L * C];
+    rl_claim c;
+    double all[] = {2, 3, 1.5, 4}, one_below[] = {2, 3, 0.5, 4}, most_below[] = {0.5, 0.7, 0.9, 4};
+    layer_usage(u, L, C, all);
+    rl_claim_low_freq_pretrained(&c, u, L, C, "m");
+    cr_assert_eq(c.verdict, RL_VERDICT_SUPPORTED, "%s", c.statistic);
+    /* x_l = log(low[l] / 1): mean of the logs */
+    cr_assert(fabs(c.estimate - (log(2) + log(3) + log(1.5) + log(4)) / 4) < 1e-12);
+    cr_assert(isnan(c.lo) && isnan(c.hi), "no interval for a count rule");
+    layer_usage(u, L, C, one_below);
+    rl_claim_low_freq_pretrained(&c, u, L, C, "m");
+    cr_assert_eq(c.verdict, RL_VERDICT_INCONCLUSIVE, "%s", c.statistic);
+    cr_assert(strstr(c.statistic, "> 0 in 3 of 4 layers"), "%s", c.statistic);
+    layer_usage(u, L, C, most_below);
+    rl_claim_low_freq_pretrained(&c, u, L, C, "m");
+    cr_assert_eq(c.verdict, RL_VERDICT_NOT_SUPPORTED, "%s", c.statistic);
+}

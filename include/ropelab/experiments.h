@@ -400,6 +400,11 @@ void rl_claim_nope_worst(rl_claim *c, const double *ppl_nope, const double *cons
  * "the lowest frequencies carry the largest q/k norms": x_s = log(mean over layers and the lowest band /
  * mean over layers and the other chunks), claim x > 0. */
 void rl_claim_low_freq_norms(rl_claim *c, const double *usage, int n, int L, int C);
+/* The same claim on one pretrained model (the paper's own setting, Gemma 7B): usage: [L][C] its mean
+ * q/k chunk norms. x_l = log(mean of the lowest band / mean of the other chunks) in layer l.
+ * Supported when x_l > 0 in every layer (the paper: "in every layer"); not supported when x_l < 0 in
+ * more than half of the layers; inconclusive otherwise. name: the model, for the text. */
+void rl_claim_low_freq_pretrained(rl_claim *c, const double *usage, int L, int C, const char *name);
 /* "high-frequency usage is concentrated in the first and last layers": per layer l, h_l = mean of the
  * highest band / mean of all chunks; x_s = (h_0 + h_{L-1}) / 2 - mean(h_1 .. h_{L-2}), claim x > 0.
  * Needs L >= 3 (inconclusive otherwise). */

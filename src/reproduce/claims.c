@@ -146,6 +146,39 @@ void rl_claim_low_freq_norms(rl_claim *c, const double *usage, int n, int L, int
              b, C, L, iv);
 }
 
+void rl_claim_low_freq_pretrained(rl_claim *c, const double *usage, int L, int C, const char *name) {
+    head(c, "usage.low_freq_largest.pretrained", "", "Sec. 4, Fig. 3 (Gemma 7B, every layer)");
+    snprintf(c->claim, sizeof c->claim, "the pretrained model %s puts its largest q/k norms on the lowest frequencies, "
+             "in every layer", name);
+    snprintf(c->rule, sizeof c->rule,
+             "x_l = log(mean chunk norm of the lowest band / mean of the other chunks) in layer l: supported if x_l > 0 "
+             "in every layer; not supported if x_l < 0 in more than half of the layers; otherwise inconclusive");
+    int b = band_of(C), pos = 0, neg = 0;
+    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    for (int l = 0; l < L; l++) {
+        double low = 0, rest = 0;
+        for (int k = 0; k < C; k++) {
+            double u = usage[(size_t)l * C + k];
+            if (k >= C - b) low += u / b;
+            else rest += u / (C - b);
+        }
+        double x = log(low / rest);
+        pos += x > 0;
+        neg += x < 0;
+        sum += x;
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
+    }
+    c->n = 0;
+    c->estimate = L > 0 ? sum / L : NAN; /* no interval: the rule counts layers */
+    c->verdict = L > 0 && pos == L ? RL_VERDICT_SUPPORTED : 2 * neg > L ? RL_VERDICT_NOT_SUPPORTED
+                                                                        : RL_VERDICT_INCONCLUSIVE;
+    snprintf(c->statistic, sizeof c->statistic,
+             "x_l with the lowest %d of %d frequencies as the band: > 0 in %d of %d layers (mean %.4g, from %.4g to "
+             "%.4g)",
+             b, C, pos, L, c->estimate, lo, hi);
+}
+
 void rl_claim_high_freq_edges(rl_claim *c, const double *usage, int n, int L, int C) {
     head(c, "usage.high_freq_edges", "high-frequency usage is concentrated in the first and last layers",
          "Sec. 4, Fig. 3");

@@ -198,6 +198,19 @@ static void usage_claims(const rp_ctx *x, rp_results *r) {
     free(usage);
 }
 
+static void pretrained_claims(const rp_ctx *x, rp_results *r) {
+    for (int m = 0; m < x->o.n_models && m < RP_MAX_MODELS; m++) {
+        const rp_analysis *a = &r->pre[m];
+        if (!a->have) continue;
+        cJSON *in;
+        rl_claim *c = next(r, &in);
+        rl_claim_low_freq_pretrained(c, a->usage, a->L, a->C, x->o.models[m]);
+        snprintf(c->id, sizeof c->id, "usage.low_freq_largest.pretrained%d", m);
+        add_file_input(in, a->src, "/usage_per_layer/q");
+        add_file_input(in, a->src, "/usage_per_layer/k");
+    }
+}
+
 void rp_claims(const rp_ctx *x, rp_results *r) {
     for (int i = 0; i < r->theory.n; i++) {
         cJSON *in;
@@ -211,4 +224,5 @@ void rp_claims(const rp_ctx *x, rp_results *r) {
     }
     ppl_claims(x, r);
     usage_claims(x, r);
+    pretrained_claims(x, r);
 }

@@ -105,6 +105,13 @@ static void embed(rctx *c, const char *dir_rel, const char *name, const char *da
     rl_html_figure(&c->h, png, name, cap, links, data_ext ? 3 : 2);
 }
 
+/* Distinguishable line colours (Tableau 10) for the figures with one line per variant. */
+#define GP_COLOURS                                                                                                    \
+    "set linetype 1 lc rgb \"#1f77b4\"\nset linetype 2 lc rgb \"#ff7f0e\"\nset linetype 3 lc rgb \"#2ca02c\"\n"        \
+    "set linetype 4 lc rgb \"#d62728\"\nset linetype 5 lc rgb \"#9467bd\"\nset linetype 6 lc rgb \"#8c564b\"\n"        \
+    "set linetype 7 lc rgb \"#e377c2\"\nset linetype 8 lc rgb \"#7f7f7f\"\nset linetype 9 lc rgb \"#bcbd22\"\n"        \
+    "set linetype 10 lc rgb \"#17becf\"\nset linetype cycle 10\n"
+
 /* gnuplot's word list of the variant names ("nope rope p0.75 ..."). */
 static void name_words(const rp_ctx *x, char *buf, size_t n) {
     size_t k = 0;
@@ -156,13 +163,13 @@ static int fig_ppl_context(rctx *c, int k, const char *name) {
     char words[1200], body[4096];
     name_words(x, words, sizeof words);
     int n = snprintf(body, sizeof body,
-                     "names = \"%s\"\n"
-                     "set logscale x 2\nset logscale y\nset grid\n"
+                     GP_COLOURS "names = \"%s\"\n"
+                     "set logscale x 2\nset logscale y\nset grid\nset autoscale yfix\n"
+                     "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n"
                      "set xlabel \"evaluation context (tokens); training context %d\"\n"
                      "set ylabel \"validation perplexity (%s softmax)\"\n"
-                     "set key outside right top\n"
-                     "set arrow from %d, graph 0 to %d, graph 1 nohead dt 2 lc rgb \"gray40\"\n",
-                     words, sc->ctx, k == RP_PLAIN ? "plain" : "adaptive", sc->ctx, sc->ctx);
+                     "set key outside right top\n",
+                     words, sc->ctx, k == RP_PLAIN ? "plain" : "adaptive");
     if (c->r->have_unigram)
         n += snprintf(body + n, sizeof body - (size_t)n, "unigram = %.9g\n", exp(c->r->unigram_loss.v));
     snprintf(body + n, sizeof body - (size_t)n,
@@ -210,7 +217,8 @@ static int fig_adaptive(rctx *c) {
     char words[1200], body[4096];
     name_words(x, words, sizeof words);
     snprintf(body, sizeof body,
-             "names = \"%s\"\nset logscale x 2\nset grid\n"
+             GP_COLOURS "names = \"%s\"\nset logscale x 2\nset grid\nset autoscale yfix\n"
+             "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n"
              "set xlabel \"evaluation context (tokens); training context %d\"\n"
              "set ylabel \"perplexity ratio adaptive / plain (below 1: adaptive helps)\"\n"
              "set key outside right top\n"
@@ -288,7 +296,7 @@ static int fig_profile(rctx *c, double *const *usage, const int *have, int L, in
     char words[1200], body[4096];
     name_words(x, words, sizeof words);
     snprintf(body, sizeof body,
-             "names = \"%s\"\nset grid\nset xlabel \"chunk (0 = highest frequency)\"\n"
+             GP_COLOURS "names = \"%s\"\nset grid\nset xlabel \"chunk (0 = highest frequency)\"\n"
              "set ylabel \"mean q/k chunk norm / its mean over chunks\"\nset key outside right top\n"
              "plot for [i=0:%d] \"usage_profile.csv\" index i every ::1 using 1:2 with linespoints pt 7 ps 0.5 "
              "title word(names, i+1)\n",

@@ -131,8 +131,8 @@ typedef struct {
     rp_analysis pre[RP_MAX_MODELS];
     /* claims */
     int n_claims;
-    rl_claim claims[24];
-    cJSON *claim_inputs[24];           /* per claim: the sourced numbers it used (owned) */
+    rl_claim claims[32];
+    cJSON *claim_inputs[32];           /* per claim: the sourced numbers it used (owned) */
 } rp_results;
 
 /* Reads every finished stage folder of the plan into r. Returns 0, or -1 when a finished stage's

@@ -112,6 +112,23 @@ static void embed(rctx *c, const char *dir_rel, const char *name, const char *da
     "set linetype 7 lc rgb \"#e377c2\"\nset linetype 8 lc rgb \"#7f7f7f\"\nset linetype 9 lc rgb \"#bcbd22\"\n"        \
     "set linetype 10 lc rgb \"#17becf\"\nset linetype cycle 10\n"
 
+/* "set ytics (...)" for a log axis over [lo, hi]: 1, 1.5, 2, 3, 5, 7 times powers of ten (gnuplot only
+ * labels the decades by itself, often a single tick on a perplexity axis). */
+static int log_tics(char *buf, size_t n, double lo, double hi) {
+    static const double mant[] = {1, 1.5, 2, 3, 5, 7};
+    if (!(lo > 0) || !(hi >= lo)) return snprintf(buf, n, "%s", "");
+    int k = snprintf(buf, n, "set ytics (");
+    int first = 1;
+    for (int e = (int)floor(log10(lo)) - 1; e <= (int)ceil(log10(hi)) && k < (int)n - 32; e++)
+        for (size_t i = 0; i < RL_ARRAY_LEN(mant); i++) {
+            double t = mant[i] * pow(10, e);
+            if (t < lo / 1.2 || t > hi * 1.2) continue;
+            k += snprintf(buf + k, n - (size_t)k, "%s%g", first ? "" : ", ", t);
+            first = 0;
+        }
+    return k + snprintf(buf + k, n - (size_t)k, ")\n");
+}
+
 /* gnuplot's word list of the variant names ("nope rope p0.75 ..."). */
 static void name_words(const rp_ctx *x, char *buf, size_t n) {
     size_t k = 0;
@@ -160,16 +177,26 @@ static int fig_ppl_context(rctx *c, int k, const char *name) {
         fprintf(f.fp, "\n\n");
     }
     if (rl_afile_commit(&f) != 0) return -1;
-    char words[1200], body[4096];
+    double lo = INFINITY, hi = 0;
+    for (int v = 0; v < x->n_variants; v++)
+        for (int m = 0; m < sc->n_mults; m++) {
+            const rl_ci *q = &ci[v][m];
+            if (!isfinite(q->mean)) continue;
+            lo = fmin(lo, isfinite(q->lo) && q->lo > 0 ? q->lo : q->mean);
+            hi = fmax(hi, isfinite(q->hi) ? q->hi : q->mean);
+        }
+    if (c->r->have_unigram) hi = fmax(hi, exp(c->r->unigram_loss.v));
+    char words[1200], body[8192], tics[1024];
     name_words(x, words, sizeof words);
+    log_tics(tics, sizeof tics, lo, hi);
     int n = snprintf(body, sizeof body,
-                     GP_COLOURS "names = \"%s\"\n"
+                     GP_COLOURS "names = \"%s\"\n%s"
                      "set logscale x 2\nset logscale y\nset grid\nset autoscale yfix\n"
                      "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n"
                      "set xlabel \"evaluation context (tokens); training context %d\"\n"
                      "set ylabel \"validation perplexity (%s softmax)\"\n"
                      "set key outside right top\n",
-                     words, sc->ctx, k == RP_PLAIN ? "plain" : "adaptive");
+                     words, tics, sc->ctx, k == RP_PLAIN ? "plain" : "adaptive");
     if (c->r->have_unigram)
         n += snprintf(body + n, sizeof body - (size_t)n, "unigram = %.9g\n", exp(c->r->unigram_loss.v));
     snprintf(body + n, sizeof body - (size_t)n,

@@ -29,11 +29,12 @@ static const rl_repro_scale scales[] = {
     },
     {
         .name = "small",
-        .about = "hours on 2 cores: head dim 64, 6 layers, so that encodings differ beyond the seed noise",
-        .vocab = 4096, .d_model = 256, .n_layers = 6, .n_heads = 4, .n_kv_heads = 1, .head_dim = 64, .d_ff = 1024,
-        .ctx = 256, .batch = 16, .steps = 2000, .warmup = 100, .lr = 1e-3, .min_lr = 1e-4, .weight_decay = 0.1,
-        .clip = 1, .seeds = 3, .n_mults = 5, .mults = {1, 2, 4, 8, 16}, .eval_tokens = 65536,
-        .analysis_tokens = 16384, .reduced_theory = 0, .jobs = 0, .needs_data = 0,
+        .about = "hours on 2 cores: head dim 64, 6 layers, 5M tokens per run, so that encodings differ beyond the "
+                 "seed noise",
+        .vocab = 4096, .d_model = 128, .n_layers = 6, .n_heads = 2, .n_kv_heads = 1, .head_dim = 64, .d_ff = 512,
+        .ctx = 256, .batch = 16, .steps = 1200, .warmup = 60, .lr = 2e-3, .min_lr = 2e-4, .weight_decay = 0.1,
+        .clip = 1, .seeds = 3, .n_mults = 5, .mults = {1, 2, 4, 8, 16}, .eval_tokens = 32768,
+        .analysis_tokens = 8192, .reduced_theory = 0, .jobs = 0, .needs_data = 0,
     },
     {
         .name = "paper",

@@ -393,8 +393,9 @@ static void section_theory(rctx *c) {
         char rel[128];
         snprintf(rel, sizeof rel, "../%s", t->dir);
         for (int f = 0; f < t->n_figures[i]; f++) {
-            char cap[200];
-            snprintf(cap, sizeof cap, "%s: %s (theory experiment %s).", t->name[i], t->figures[i][f], t->name[i]);
+            char cap[300];
+            snprintf(cap, sizeof cap, "%s, %s: %s.png of the theory experiment %s (docs/theory.md explains it).",
+                     t->claim[i].paper, t->name[i], t->figures[i][f], t->name[i]);
             embed(c, rel, t->figures[i][f], NULL, cap);
         }
     }
@@ -419,14 +420,31 @@ static void section_ppl(rctx *c) {
                               "be far below it.", exp(r->unigram_loss.v));
         para(c, NULL, u);
     }
-    rl_html_raw(&c->h, "<table>\n");
-    const char *cols[] = {"variant", "encoding", "paper Wiki", "paper FlanV2", "ours (ppl)", "per seed"};
-    header_row(c, cols, 6);
+    /* ranks (1 = lowest perplexity): the paper's Wiki column among the variants it has, and ours */
+    double ours[RP_MAX_VARIANTS];
     for (int v = 0; v < x->n_variants; v++) {
         rp_val vals[RP_MAX_SEEDS];
         int n = 0;
         for (int s = 0; s < x->seeds; s++)
             if (r->eval[v][s].have) vals[n++] = r->eval[v][s].ppl[RP_PLAIN][0];
+        rl_ci ci;
+        rp_agg(vals, n, &ci);
+        ours[v] = ci.mean;
+    }
+    rl_html_raw(&c->h, "<table>\n");
+    const char *cols[] = {"variant", "encoding", "paper Wiki", "paper FlanV2", "paper rank (Wiki)", "ours (ppl)",
+                          "our rank", "per seed"};
+    header_row(c, cols, 8);
+    for (int v = 0; v < x->n_variants; v++) {
+        rp_val vals[RP_MAX_SEEDS];
+        int n = 0;
+        for (int s = 0; s < x->seeds; s++)
+            if (r->eval[v][s].have) vals[n++] = r->eval[v][s].ppl[RP_PLAIN][0];
+        int prank = 1, orank = 1;
+        for (int w = 0; w < x->n_variants; w++) {
+            prank += x->variants[w].paper_wiki < x->variants[v].paper_wiki;
+            orank += ours[w] < ours[v];
+        }
         rl_html_raw(&c->h, "<tr>");
         cell(c, x->variants[v].label);
         rl_html_raw(&c->h, "<td><code>");
@@ -434,7 +452,9 @@ static void section_ppl(rctx *c) {
         rl_html_raw(&c->h, "</code></td>");
         cellf(c, "%.4f", x->variants[v].paper_wiki);
         cellf(c, "%.4f", x->variants[v].paper_flan);
+        cellf(c, "%.0f", isnan(x->variants[v].paper_wiki) ? NAN : prank);
         cell_agg(c, vals, n, "%.3f");
+        cellf(c, "%.0f", isnan(ours[v]) ? NAN : orank);
         rl_html_raw(&c->h, "<td><table>");
         for (int i = 0; i < n; i++) {
             rl_html_raw(&c->h, "<tr>");
@@ -456,7 +476,7 @@ static int section_long(rctx *c) {
     int rc = fig_ppl_context(c, RP_PLAIN, "ppl_context");
     if (rc < 0) return -1;
     if (rc > 0) embed(c, FIG_DIR, "ppl_context", "csv", "Validation perplexity against the evaluation context (log "
-                                                        "scales); the dashed line is the training context.");
+                                                        "scales); the first point is the training context.");
     rl_html_raw(&c->h, "<table>\n<tr><th>variant</th>");
     for (int m = 0; m < sc->n_mults; m++) rl_html_rawf(&c->h, "<th>%dx (%d)</th>", sc->mults[m], sc->mults[m] * sc->ctx);
     rl_html_raw(&c->h, "</tr>\n");

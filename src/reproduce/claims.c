@@ -4,6 +4,7 @@
 #include "ropelab/util.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,18 +55,29 @@ static void interval_text(char *buf, size_t n, const rl_claim *c) {
     else snprintf(buf, n, "no data");
 }
 
+/* Applies the CI rule to x[0 .. n) (then frees x) and writes the statistic: the printf-formatted
+ * description followed by ": <estimate and interval>". */
+static void decide(rl_claim *c, double *x, int n, int sign, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void decide(rl_claim *c, double *x, int n, int sign, const char *fmt, ...) {
+    rl_claim_ci_rule(c, x, n, sign);
+    free(x);
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(c->statistic, sizeof c->statistic, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof c->statistic) return;
+    snprintf(c->statistic + k, sizeof c->statistic - (size_t)k, ": ");
+    interval_text(c->statistic + k + 2, sizeof c->statistic - (size_t)k - 2, c);
+}
+
 void rl_claim_p075_vs_rope(rl_claim *c, const double *ppl_p075, const double *ppl_rope, int n) {
     head(c, "ppl.p075_vs_rope", "0.75-RoPE reaches a perplexity at most RoPE's (theta 10k)",
          "Table 2 (4.4414 vs 4.4627 on Wiki)");
     double *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
     if (!x) return;
     for (int s = 0; s < n; s++) x[s] = ppl_p075[s] - ppl_rope[s];
-    rl_claim_ci_rule(c, x, n, -1);
-    free(x);
-    char iv[160];
-    interval_text(iv, sizeof iv, c);
-    snprintf(c->statistic, sizeof c->statistic,
-             "x = ppl(0.75-RoPE) - ppl(RoPE) at the training context, paired by seed: %s", iv);
+    decide(c, x, n, -1,
+             "x = ppl(0.75-RoPE) - ppl(RoPE) at the training context, paired by seed");
 }
 
 void rl_claim_nope_worst(rl_claim *c, const double *ppl_nope, const double *const *ppl_others,
@@ -136,14 +148,10 @@ void rl_claim_low_freq_norms(rl_claim *c, const double *usage, int n, int L, int
         rest /= (double)L * (C - b);
         x[s] = log(low / rest);
     }
-    rl_claim_ci_rule(c, x, n, +1);
-    free(x);
-    char iv[160];
-    interval_text(iv, sizeof iv, c);
-    snprintf(c->statistic, sizeof c->statistic,
+    decide(c, x, n, +1,
              "x = log(mean q/k chunk norm of the lowest %d of %d frequencies / mean of the other chunks), over all %d "
-             "layers and heads of the RoPE (theta 10k) models: %s",
-             b, C, L, iv);
+             "layers and heads of the RoPE (theta 10k) models",
+             b, C, L);
 }
 
 void rl_claim_low_freq_pretrained(rl_claim *c, const double *usage, int L, int C, const char *name) {
@@ -205,14 +213,10 @@ void rl_claim_high_freq_edges(rl_claim *c, const double *usage, int n, int L, in
         }
         x[s] = edge - mid;
     }
-    rl_claim_ci_rule(c, x, n, +1);
-    free(x);
-    char iv[160];
-    interval_text(iv, sizeof iv, c);
-    snprintf(c->statistic, sizeof c->statistic,
+    decide(c, x, n, +1,
              "h_l = mean norm of the highest %d of %d frequencies / mean of all chunks in layer l; x = mean(h_first, "
-             "h_last) - mean(h_middle) for the RoPE (theta 10k) models: %s",
-             b, C, iv);
+             "h_last) - mean(h_middle) for the RoPE (theta 10k) models",
+             b, C);
 }
 
 void rl_claim_positional_high(rl_claim *c, const double *share, int n, double edge) {
@@ -223,14 +227,10 @@ void rl_claim_positional_high(rl_claim *c, const double *share, int n, double ed
     int m = 0;
     for (int s = 0; s < n; s++)
         if (!isnan(share[s])) x[m++] = share[s] - edge;
-    rl_claim_ci_rule(c, x, m, +1);
-    free(x);
-    char iv[160];
-    interval_text(iv, sizeof iv, c);
-    snprintf(c->statistic, sizeof c->statistic,
+    decide(c, x, m, +1,
              "x = (share of the positional heads' logit margin carried by the highest %.0f%% of frequencies) - %.2f "
-             "(that band's share of the chunks), RoPE (theta 10k) models with such heads (%d of %d seeds): %s",
-             100 * edge, edge, m, n, iv);
+             "(that band's share of the chunks), RoPE (theta 10k) models with such heads (%d of %d seeds)",
+             100 * edge, edge, m, n);
 }
 
 void rl_claim_long_context(rl_claim *c, const double *short_p075, const double *long_p075, const double *short_rope,
@@ -242,12 +242,8 @@ void rl_claim_long_context(rl_claim *c, const double *short_p075, const double *
     if (!x) return;
     for (int s = 0; s < n; s++)
         x[s] = log(long_p075[s] / short_p075[s]) - log(long_rope[s] / short_rope[s]);
-    rl_claim_ci_rule(c, x, n, -1);
-    free(x);
-    char iv[160];
-    interval_text(iv, sizeof iv, c);
-    snprintf(c->statistic, sizeof c->statistic,
-             "x = log(ppl at %dx / ppl at 1x) of 0.75-RoPE minus the same for RoPE, paired by seed: %s", mult, iv);
+    decide(c, x, n, -1,
+             "x = log(ppl at %dx / ppl at 1x) of 0.75-RoPE minus the same for RoPE, paired by seed", mult);
 }
 
 void rl_claim_adaptive(rl_claim *c, const double *const *adaptive, const double *const *plain, int n_variants, int n,
@@ -261,11 +257,7 @@ void rl_claim_adaptive(rl_claim *c, const double *const *adaptive, const double 
         for (int v = 0; v < n_variants; v++) sum += log(adaptive[v][s] / plain[v][s]);
         x[s] = n_variants > 0 ? sum / n_variants : NAN;
     }
-    rl_claim_ci_rule(c, x, n_variants > 0 ? n : 0, -1);
-    free(x);
-    char iv[160];
-    interval_text(iv, sizeof iv, c);
-    snprintf(c->statistic, sizeof c->statistic,
-             "x = mean over the %d variants of log(ppl adaptive / ppl plain) at %dx the training context, per seed: %s",
-             n_variants, mult, iv);
+    decide(c, x, n_variants > 0 ? n : 0, -1,
+             "x = mean over the %d variants of log(ppl adaptive / ppl plain) at %dx the training context, per seed",
+             n_variants, mult);
 }

@@ -143,29 +143,14 @@ static int open_csv(rctx *c, const char *name, rl_afile *f) {
     return rl_afile_open(f, path);
 }
 
-/* Perplexity against the evaluation context (mean and 95% interval over seeds), one line per variant;
- * softmax k. Returns 1 when drawn, 0 when there is nothing to draw, -1 on error. */
-static int fig_ppl_context(rctx *c, int k, const char *name) {
+/* NAME.csv: one block per variant (gnuplot's `index`), rows context,mean,lo,hi,n of ci[v][m] (the mean
+ * standing in for a missing bound), after a comment line. */
+static int write_ci_blocks(rctx *c, const char *name, const char *comment, rl_ci ci[][RP_MAX_MULTS]) {
     const rp_ctx *x = c->x;
     const rl_repro_scale *sc = x->scale;
-    rl_ci ci[RP_MAX_VARIANTS][RP_MAX_MULTS];
-    int any = 0;
-    for (int v = 0; v < x->n_variants; v++)
-        for (int m = 0; m < sc->n_mults; m++) {
-            rp_val vals[RP_MAX_SEEDS];
-            int n = 0;
-            for (int s = 0; s < x->seeds; s++)
-                if (c->r->eval[v][s].have) vals[n++] = c->r->eval[v][s].ppl[k][m];
-            rp_agg(vals, n, &ci[v][m]);
-            any |= isfinite(ci[v][m].mean);
-        }
-    if (!any) return 0;
     rl_afile f;
     if (open_csv(c, name, &f) != 0) return -1;
-    fprintf(f.fp, "# validation perplexity (%s softmax) per variant: one block per variant in the order of the "
-                  "key; mean and 95%% t-interval over seeds, read from the evals/*/eval.json files listed in "
-                  "report/summary.json\n",
-            k == RP_PLAIN ? "plain" : "adaptive");
+    fprintf(f.fp, "# %s; one block per variant, in the order of the key\n", comment);
     for (int v = 0; v < x->n_variants; v++) {
         fprintf(f.fp, "# variant %s\ncontext,mean,lo,hi,n\n", x->variants[v].name);
         for (int m = 0; m < sc->n_mults; m++) {
@@ -176,7 +161,29 @@ static int fig_ppl_context(rctx *c, int k, const char *name) {
         }
         fprintf(f.fp, "\n\n");
     }
-    if (rl_afile_commit(&f) != 0) return -1;
+    return rl_afile_commit(&f);
+}
+
+/* Perplexity against the evaluation context (mean and 95% interval over seeds), one line per variant;
+ * softmax k. Returns 1 when drawn, 0 when there is nothing to draw, -1 on error. */
+static int fig_ppl_context(rctx *c, int k, const char *name) {
+    const rp_ctx *x = c->x;
+    const rl_repro_scale *sc = x->scale;
+    rl_ci ci[RP_MAX_VARIANTS][RP_MAX_MULTS];
+    int any = 0;
+    for (int v = 0; v < x->n_variants; v++)
+        for (int m = 0; m < sc->n_mults; m++) {
+            rp_val vals[RP_MAX_SEEDS];
+            rp_agg(vals, rp_seed_ppl(x, c->r, v, k, m, vals), &ci[v][m]);
+            any |= isfinite(ci[v][m].mean);
+        }
+    if (!any) return 0;
+    char comment[300];
+    snprintf(comment, sizeof comment,
+             "validation perplexity (%s softmax) per variant, mean and 95%% t-interval over seeds, read from the "
+             "evals/*/eval.json files listed in report/summary.json",
+             k == RP_PLAIN ? "plain" : "adaptive");
+    if (write_ci_blocks(c, name, comment, ci) != 0) return -1;
     double lo = INFINITY, hi = 0;
     for (int v = 0; v < x->n_variants; v++)
         for (int m = 0; m < sc->n_mults; m++) {
@@ -226,21 +233,9 @@ static int fig_adaptive(rctx *c) {
             any |= isfinite(ci[v][m].mean);
         }
     if (!any) return 0;
-    rl_afile f;
-    if (open_csv(c, "adaptive_ratio", &f) != 0) return -1;
-    fprintf(f.fp, "# ppl(adaptive softmax) / ppl(plain softmax) per variant and context, mean and 95%% t-interval "
-                  "over seeds of the per-seed ratio; one block per variant\n");
-    for (int v = 0; v < x->n_variants; v++) {
-        fprintf(f.fp, "# variant %s\ncontext,mean,lo,hi,n\n", x->variants[v].name);
-        for (int m = 0; m < sc->n_mults; m++) {
-            const rl_ci *q = &ci[v][m];
-            if (!isfinite(q->mean)) continue;
-            fprintf(f.fp, "%d,%.9g,%.9g,%.9g,%d\n", sc->mults[m] * sc->ctx, q->mean, isfinite(q->lo) ? q->lo : q->mean,
-                    isfinite(q->hi) ? q->hi : q->mean, q->n);
-        }
-        fprintf(f.fp, "\n\n");
-    }
-    if (rl_afile_commit(&f) != 0) return -1;
+    if (write_ci_blocks(c, "adaptive_ratio", "ppl(adaptive softmax) / ppl(plain softmax) per variant and context, "
+                        "mean and 95% t-interval over seeds of the per-seed ratio", ci) != 0)
+        return -1;
     char words[1200], body[4096];
     name_words(x, words, sizeof words);
     snprintf(body, sizeof body,
@@ -424,11 +419,8 @@ static void section_ppl(rctx *c) {
     double ours[RP_MAX_VARIANTS];
     for (int v = 0; v < x->n_variants; v++) {
         rp_val vals[RP_MAX_SEEDS];
-        int n = 0;
-        for (int s = 0; s < x->seeds; s++)
-            if (r->eval[v][s].have) vals[n++] = r->eval[v][s].ppl[RP_PLAIN][0];
         rl_ci ci;
-        rp_agg(vals, n, &ci);
+        rp_agg(vals, rp_seed_ppl(x, r, v, RP_PLAIN, 0, vals), &ci);
         ours[v] = ci.mean;
     }
     rl_html_raw(&c->h, "<table>\n");
@@ -437,9 +429,7 @@ static void section_ppl(rctx *c) {
     header_row(c, cols, 8);
     for (int v = 0; v < x->n_variants; v++) {
         rp_val vals[RP_MAX_SEEDS];
-        int n = 0;
-        for (int s = 0; s < x->seeds; s++)
-            if (r->eval[v][s].have) vals[n++] = r->eval[v][s].ppl[RP_PLAIN][0];
+        int n = rp_seed_ppl(x, r, v, RP_PLAIN, 0, vals);
         int prank = 1, orank = 1;
         for (int w = 0; w < x->n_variants; w++) {
             prank += x->variants[w].paper_wiki < x->variants[v].paper_wiki;
@@ -466,9 +456,28 @@ static void section_ppl(rctx *c) {
     rl_html_raw(&c->h, "</table>\n");
 }
 
-static int section_long(rctx *c) {
+/* Perplexity per variant (rows; one per softmax when n_softmax > 1) and context multiple (columns). */
+static void ppl_table(rctx *c, int n_softmax) {
     const rp_ctx *x = c->x;
     const rl_repro_scale *sc = x->scale;
+    rl_html_rawf(&c->h, "<table>\n<tr><th>variant</th>%s", n_softmax > 1 ? "<th>softmax</th>" : "");
+    for (int m = 0; m < sc->n_mults; m++) rl_html_rawf(&c->h, "<th>%dx (%d)</th>", sc->mults[m], sc->mults[m] * sc->ctx);
+    rl_html_raw(&c->h, "</tr>\n");
+    for (int v = 0; v < x->n_variants; v++)
+        for (int k = 0; k < n_softmax; k++) {
+            rl_html_raw(&c->h, "<tr>");
+            cell(c, k == 0 ? x->variants[v].label : "");
+            if (n_softmax > 1) cell(c, k == RP_PLAIN ? "plain" : "adaptive");
+            for (int m = 0; m < sc->n_mults; m++) {
+                rp_val vals[RP_MAX_SEEDS];
+                cell_agg(c, vals, rp_seed_ppl(x, c->r, v, k, m, vals), "%.3f");
+            }
+            rl_html_raw(&c->h, "</tr>\n");
+        }
+    rl_html_raw(&c->h, "</table>\n");
+}
+
+static int section_long(rctx *c) {
     rl_html_elem(&c->h, "h2", "3. Long contexts");
     para(c, "note", "Every run evaluated at multiples of its training context (positions restart at 0 in every "
                     "window; the same validation tokens cut into longer windows): the question the paper could not "
@@ -477,28 +486,12 @@ static int section_long(rctx *c) {
     if (rc < 0) return -1;
     if (rc > 0) embed(c, FIG_DIR, "ppl_context", "csv", "Validation perplexity against the evaluation context (log "
                                                         "scales); the first point is the training context.");
-    rl_html_raw(&c->h, "<table>\n<tr><th>variant</th>");
-    for (int m = 0; m < sc->n_mults; m++) rl_html_rawf(&c->h, "<th>%dx (%d)</th>", sc->mults[m], sc->mults[m] * sc->ctx);
-    rl_html_raw(&c->h, "</tr>\n");
-    for (int v = 0; v < x->n_variants; v++) {
-        rl_html_raw(&c->h, "<tr>");
-        cell(c, x->variants[v].label);
-        for (int m = 0; m < sc->n_mults; m++) {
-            rp_val vals[RP_MAX_SEEDS];
-            int n = 0;
-            for (int s = 0; s < x->seeds; s++)
-                if (c->r->eval[v][s].have) vals[n++] = c->r->eval[v][s].ppl[RP_PLAIN][m];
-            cell_agg(c, vals, n, "%.3f");
-        }
-        rl_html_raw(&c->h, "</tr>\n");
-    }
-    rl_html_raw(&c->h, "</table>\n");
+    ppl_table(c, 1);
     return 0;
 }
 
 static int section_adaptive(rctx *c) {
     const rp_ctx *x = c->x;
-    const rl_repro_scale *sc = x->scale;
     rl_html_elem(&c->h, "h2", "4. Plain versus adaptive-temperature softmax");
     if (x->n_softmax < 2) {
         para(c, "note", "Not run: this build's model has no adaptive-temperature attention.");
@@ -512,24 +505,7 @@ static int section_adaptive(rctx *c) {
     if (rc > 0) embed(c, FIG_DIR, "adaptive_ratio", "csv", "Perplexity with adaptive temperature divided by plain, per "
                                                            "variant and evaluation context (mean and 95% interval over "
                                                            "seeds of the per-seed ratio).");
-    rl_html_raw(&c->h, "<table>\n<tr><th>variant</th><th>softmax</th>");
-    for (int m = 0; m < sc->n_mults; m++) rl_html_rawf(&c->h, "<th>%dx</th>", sc->mults[m]);
-    rl_html_raw(&c->h, "</tr>\n");
-    for (int v = 0; v < x->n_variants; v++)
-        for (int k = 0; k < RP_NSOFTMAX; k++) {
-            rl_html_raw(&c->h, "<tr>");
-            cell(c, k == 0 ? x->variants[v].label : "");
-            cell(c, k == RP_PLAIN ? "plain" : "adaptive");
-            for (int m = 0; m < sc->n_mults; m++) {
-                rp_val vals[RP_MAX_SEEDS];
-                int n = 0;
-                for (int s = 0; s < x->seeds; s++)
-                    if (c->r->eval[v][s].have) vals[n++] = c->r->eval[v][s].ppl[k][m];
-                cell_agg(c, vals, n, "%.3f");
-            }
-            rl_html_raw(&c->h, "</tr>\n");
-        }
-    rl_html_raw(&c->h, "</table>\n");
+    ppl_table(c, RP_NSOFTMAX);
     return 0;
 }
 

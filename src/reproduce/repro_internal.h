@@ -146,6 +146,12 @@ const cJSON *rp_pointer(const cJSON *root, const char *ptr);
 /* {"value": v, "source": src, "pointer": ptr} */
 cJSON *rp_val_json(const rp_val *v);
 
+/* Writes j (pretty-printed) atomically to path and deletes it. */
+int rp_write_json(const char *path, cJSON *j);
+/* The perplexities of variant v, softmax k, context multiple m over the evaluated seeds: vals[0 .. n),
+ * returns n. */
+int rp_seed_ppl(const rp_ctx *x, const rp_results *r, int v, int k, int m, rp_val *vals);
+
 /* Mean and 95% t-interval over the finite values of vals[0 .. n). */
 void rp_agg(const rp_val *vals, int n, rl_ci *ci);
 

@@ -78,12 +78,7 @@ static int write_timing(const rp_ctx *x, const char *path, double total) {
         cJSON_AddNumberToObject(o, "threads", s->threads);
         cJSON_AddItemToArray(a, o);
     }
-    char *txt = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!txt) return rl_fail("out of memory writing %s", path);
-    int rc = rl_write_atomic(path, txt, strlen(txt));
-    free(txt);
-    return rc;
+    return rp_write_json(path, j);
 }
 
 int rp_prepare(rp_ctx *x, const rl_repro_opts *o) {

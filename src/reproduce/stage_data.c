@@ -143,12 +143,7 @@ int rp_unigram_write(const char *data_dir, const char *out_path) {
     cJSON_AddNumberToObject(j, "loss", n > 0 ? sum / n : 0);
     cJSON_AddNumberToObject(j, "ppl", n > 0 ? exp(sum / n) : 1);
     rl_dataset_close(&d);
-    char *txt = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!txt) return rl_fail("out of memory writing %s", out_path);
-    int rc = rl_write_atomic(out_path, txt, strlen(txt));
-    free(txt);
-    return rc;
+    return rp_write_json(out_path, j);
 }
 
 int rp_data_run(plan *p, plan_stage *s, const char *dir, void *user) {

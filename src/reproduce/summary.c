@@ -9,6 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+int rp_write_json(const char *path, cJSON *j) {
+    char *txt = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!txt) return rl_fail("out of memory writing %s", path);
+    int rc = rl_write_atomic(path, txt, strlen(txt));
+    free(txt);
+    return rc;
+}
+
+int rp_seed_ppl(const rp_ctx *x, const rp_results *r, int v, int k, int m, rp_val *vals) {
+    int n = 0;
+    for (int s = 0; s < x->seeds; s++)
+        if (r->eval[v][s].have) vals[n++] = r->eval[v][s].ppl[k][m];
+    return n;
+}
+
 void rp_agg(const rp_val *vals, int n, rl_ci *ci) {
     double x[RP_MAX_SEEDS];
     int m = 0;
@@ -133,9 +149,7 @@ int rp_write_summary(const rp_ctx *x, const rp_results *r, const char *path) {
         for (int k = 0; k < x->n_softmax; k++)
             for (int m = 0; m < sc->n_mults; m++) {
                 rp_val vals[RP_MAX_SEEDS];
-                int n = 0;
-                for (int s = 0; s < x->seeds; s++)
-                    if (r->eval[v][s].have) vals[n++] = r->eval[v][s].ppl[k][m];
+                int n = rp_seed_ppl(x, r, v, k, m, vals);
                 if (n == 0) continue;
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "variant", x->variants[v].name);
@@ -240,10 +254,5 @@ int rp_write_summary(const rp_ctx *x, const rp_results *r, const char *path) {
         cJSON_AddItemToArray(st, o);
     }
 
-    char *txt = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!txt) return rl_fail("out of memory writing %s", path);
-    int rc = rl_write_atomic(path, txt, strlen(txt));
-    free(txt);
-    return rc;
+    return rp_write_json(path, j);
 }

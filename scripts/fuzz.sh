@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds every libFuzzer target in fuzz/ (clang -fsanitize=fuzzer,address,undefined against the
-# library sources): the four parsers, and two round trips (parse -> write to memory -> parse must
-# give the same metadata and bytes). Writes a seed corpus of small valid files, and runs each target for
+# library sources): the four container parsers, two round trips (parse -> write to memory -> parse
+# must give the same metadata and bytes), Hugging Face config.json -> model config, the
+# tokenizer.json parser, and GGUF metadata -> model config + vocabulary. Writes a seed corpus of small valid files, and runs each target for
 # FUZZ_SECONDS (default 25). Exits non-zero on the first crash, leak, hang or sanitizer report;
 # the reproducer is left in build/fuzz/artifacts/ (re-run it with: build/fuzz/fuzz_X FILE).
 #   FUZZ_SECONDS=300 sh scripts/fuzz.sh           longer runs
@@ -9,12 +10,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 secs="${FUZZ_SECONDS:-25}"
-targets="${FUZZ_TARGETS:-safetensors gguf llama2c st_index gguf_roundtrip safetensors_roundtrip}"
+targets="${FUZZ_TARGETS:-safetensors gguf llama2c st_index gguf_roundtrip safetensors_roundtrip hf_config tokenizer_json gguf_model}"
 out=build/fuzz
 mkdir -p "$out/artifacts"
 CLANG="${FUZZ_CC:-clang}"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fno-omit-frame-pointer"
-LIB="src/formats/*.c src/util/*.c"
+# the container layer (src/formats minus the model_* files, which need the whole model library)
+LIB="$(ls src/formats/*.c | grep -v /model_) src/util/*.c"
 
 # seeds: small valid files written by our own writers
 gcc $FLAGS -Wall -Wextra -Werror -Wno-unknown-pragmas fuzz/make_seeds.c $LIB -lcjson -lm -o "$out/make_seeds"
@@ -23,12 +25,19 @@ rm -rf "$out/seeds"
 
 status=0
 for t in $targets; do
+  case "$t" in
+    hf_config) src="src/formats/model_hf_config.c src/model/config.c src/model/config_json.c src/rope/spec.c src/rope/freqs.c src/util/*.c" ;;
+    tokenizer_json) src="-Isrc/tokenizer src/tokenizer/*.c src/util/*.c" ;;
+    gguf_model) src="$LIB src/formats/model_gguf_meta.c src/formats/model_perm.c src/model/config.c src/model/config_json.c src/rope/spec.c src/rope/freqs.c src/tokenizer/*.c" ;;
+    *) src="$LIB" ;;
+  esac
   # shellcheck disable=SC2086
   $CLANG $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    "fuzz/fuzz_$t.c" $LIB -lcjson -lm -o "$out/fuzz_$t"
+    "fuzz/fuzz_$t.c" $src -lcjson -lm -o "$out/fuzz_$t"
   corpus="$out/corpus/$t"
   mkdir -p "$corpus"
   base=${t%_roundtrip} # the round-trip targets share their format's seeds and dictionary
+  base=${base%_model}
   cp "$out/seeds/$base"/* "$corpus"/ 2>/dev/null || true
   dict=""
   [ -f "fuzz/$base.dict" ] && dict="-dict=fuzz/$base.dict"

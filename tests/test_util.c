@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 Test(util, atomic_write_replaces_whole_file) {
     char *dir = rt_tmpdir(), path[4200];
@@ -25,6 +26,12 @@ Test(util, atomic_write_replaces_whole_file) {
     cr_assert_eq(rl_read_file(path, &data, &n), 0);
     cr_assert_str_eq(data, "second");
     free(data);
+    /* the final file has the mode fopen would give (0666 minus the umask), not mkstemp's 0600 */
+    struct stat st;
+    mode_t um = umask(022);
+    umask(um);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0666 & ~um, "mode %o", st.st_mode & 0777);
     char *ls;
     rt_sh("ls -a", &ls);
     free(ls);

@@ -315,6 +315,16 @@ typedef struct {
 int rl_load_model(const char *path, const char *tokenizer_path, rl_loaded *out);
 void rl_loaded_free(rl_loaded *l);
 
+/* Parses a Hugging Face config.json (bytes json[0..len)) into *c: the architecture from
+ * "architectures" (else "model_type"), then transformers' keys and per-class defaults (head_dim,
+ * num_key_value_heads, rms_norm_eps / layer_norm_eps, hidden_act / hidden_activation, rope_theta /
+ * rotary_emb_base, partial_rotary_factor / rotary_pct, rope_scaling / rope_parameters of type
+ * default, linear, dynamic, yarn, llama3 or proportional (p-RoPE), sliding windows, soft-caps,
+ * query_pre_attn_scalar, biases, tie_word_embeddings, bos/eos). The sizes vocab_size, hidden_size,
+ * num_hidden_layers, num_attention_heads and intermediate_size are required. Every error names
+ * `source` and the key. docs/formats.md, "Models", lists what is honoured per architecture. */
+int rl_hf_config_parse(rl_model_config *c, const char *json, size_t len, const char *source);
+
 /* Writes `m` as a Hugging Face folder: DIR/config.json (the architecture's HF config keys; p-RoPE
  * as rope_scaling {"rope_type": "proportional", ...}) and DIR/model.safetensors with the
  * parameter table's HF names, in `dtype` (F32, F16 or BF16). The safetensors __metadata__ holds

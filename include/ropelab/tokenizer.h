@@ -100,6 +100,14 @@ typedef struct {
 } rl_tok_gguf;
 /* `source` names the file in error messages. */
 rl_tokenizer *rl_tok_from_gguf(const rl_tok_gguf *g, const char *source);
+/* The inverse, for GGUF writers: fills *g with arrays it owns (free with rl_tok_gguf_free) such
+ * that rl_tok_from_gguf(g) encodes every text to the same ids. ropelab BPE and byte-level BPE
+ * become model "gpt2" (tokens in GPT-2's byte alphabet, merges in rank order), sentencepiece
+ * vocabularies model "llama" (scores; llama2.c's stored spaces become "▁"). Fails, naming the
+ * reason, for what a GGUF vocabulary cannot express: sentencepiece-style BPE (tokenizer.json with
+ * "▁" and merges), add_prefix_space / ignore_merges, two tokens with the same text. */
+int rl_tok_to_gguf(const rl_tokenizer *t, rl_tok_gguf *g);
+void rl_tok_gguf_free(rl_tok_gguf *g);
 
 void rl_tok_free(rl_tokenizer *t);
 

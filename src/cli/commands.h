@@ -8,5 +8,6 @@ int cmd_theory(int argc, char **argv);
 int cmd_maxret(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

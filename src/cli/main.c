@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"maxret", cmd_maxret, "max-retrieval experiment: softmax vs adaptive temperature on growing sets"},
     {"inspect", cmd_inspect, "list a checkpoint's metadata and tensors (safetensors, HF folder, GGUF, llama2.c)"},
     {"reproduce", cmd_reproduce, "the whole paper in one command, with error bars: `ropelab reproduce --scale tiny`"},
+    {"export", cmd_export, "a checkpoint as a Hugging Face folder or a GGUF file: `ropelab export CKPT --hf DIR`"},
 };
 
 static void usage(FILE *to) {

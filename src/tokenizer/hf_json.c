@@ -177,6 +177,12 @@ rl_tokenizer *rl_tok_load_hf(const char *path) {
     char *text = NULL;
     size_t len;
     if (rl_read_file(path, &text, &len)) return NULL;
+    rl_tokenizer *t = tk_hf_from_json(text, len, path);
+    free(text);
+    return t;
+}
+
+rl_tokenizer *tk_hf_from_json(const char *text, size_t len, const char *path) {
     cJSON *root = cJSON_ParseWithLength(text, len);
     rl_tokenizer *t = NULL;
     const char **txt = NULL;
@@ -338,7 +344,6 @@ rl_tokenizer *rl_tok_load_hf(const char *path) {
     free(lens);
     free(types);
     cJSON_Delete(root);
-    free(text);
     return t;
 fail:
     free(txt);
@@ -346,6 +351,5 @@ fail:
     free(types);
     rl_tok_free(t);
     cJSON_Delete(root);
-    free(text);
     return NULL;
 }

@@ -114,6 +114,10 @@ static inline const char *tk_text(const rl_tokenizer *t, int id, size_t *len) {
 int tk_find_text(const rl_tokenizer *t, const char *s, size_t len);
 /* Adds merge (a, b) -> out with the given rank (lower merges first). Fails on a duplicate pair. */
 int tk_add_merge(rl_tokenizer *t, int32_t a, int32_t b, int32_t out, int32_t rank);
+/* A Hugging Face tokenizer.json from bytes text[0..len) (rl_tok_load_hf reads the file and calls
+ * this; the fuzzer calls it directly). path names the file in messages and locates
+ * tokenizer_config.json. */
+rl_tokenizer *tk_hf_from_json(const char *text, size_t len, const char *path);
 /* ropelab's tokenizer from its merge list (validated: parts are bytes or earlier merges, no repeats). */
 rl_tokenizer *tk_ropelab_from_merges(const int32_t *left, const int32_t *right, int n_merges, const char *source);
 /* Adds the ranked merge of two token texts (HF / GGUF merges); the concatenation must be a token.

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,15 @@ int rl_commit_rename(const char *tmp, const char *path) {
     return fsync_parent(path);
 }
 
+/* The process umask, read once (umask() can only be read by setting it, so do it before any
+ * thread could race with us and restore it at once). */
+static mode_t g_umask;
+static pthread_once_t g_umask_once = PTHREAD_ONCE_INIT;
+static void read_umask(void) {
+    g_umask = umask(022);
+    umask(g_umask);
+}
+
 int rl_afile_open(rl_afile *f, const char *path) {
     f->fp = NULL;
     f->path = NULL;
@@ -175,6 +185,14 @@ int rl_afile_open(rl_afile *f, const char *path) {
     int fd = mkstemp(f->tmp);
     if (fd < 0) {
         rl_fail("%s: cannot create temp file: %s", path, strerror(errno));
+        goto fail;
+    }
+    /* mkstemp creates 0600; give the final file the mode a plain fopen would have */
+    pthread_once(&g_umask_once, read_umask);
+    if (fchmod(fd, 0666 & ~g_umask) != 0) {
+        close(fd);
+        unlink(f->tmp);
+        rl_fail("%s: cannot set permissions: %s", path, strerror(errno));
         goto fail;
     }
     f->fp = fdopen(fd, "wb");

@@ -7,6 +7,7 @@
  * the tiled attention kernel alone on one layer's q/k/v (plain vs adaptive: the cost of the
  * statistics pass, which recomputes Q K^T and streams the entropy over the key tiles).
  * Options: --tokens N (16384), --threads N (2). */
+#include "bench_common.h"
 #include "ropelab/model.h"
 #include "ropelab/util.h"
 
@@ -15,13 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
-static double peak_rss_mib(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_maxrss / 1024.0; /* KiB on Linux */
-}
 
 int main(int argc, char **argv) {
     int n = 16384, threads = 2;
@@ -63,13 +58,13 @@ int main(int argc, char **argv) {
         }
     double t_short = rl_now() - t0;
 
-    double rss0 = peak_rss_mib();
+    double rss0 = bench_peak_rss_mib();
     t0 = rl_now();
     if (rl_model_infer(m, tok, tok + 1, n, loss, NULL, NULL) != 0) {
         fprintf(stderr, "bench_eval_long: %s\n", rl_error());
         return 1;
     }
-    double t_long = rl_now() - t0, rss1 = peak_rss_mib();
+    double t_long = rl_now() - t0, rss1 = bench_peak_rss_mib();
     double sum = 0;
     for (int i = 0; i < n; i++) sum += loss[i];
 
@@ -81,7 +76,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_eval_long: %s\n", rl_error());
         return 1;
     }
-    double t_adapt = rl_now() - t0, rss2 = peak_rss_mib(), sum_a = 0;
+    double t_adapt = rl_now() - t0, rss2 = bench_peak_rss_mib(), sum_a = 0;
     for (int i = 0; i < n; i++) sum_a += loss[i];
     size_t ws_bytes_adapt = m->infer_ws_bytes;
     rl_model_set_attn_softmax(m, RL_ATTN_PLAIN);

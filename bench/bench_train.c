@@ -13,6 +13,7 @@
  *   + 2 L H hd (T + 1)                    causal attention (q.k and p.v over the (T+1)/2 keys a
  *                                         query sees on average)
  * so GFLOP/s counts useful model work only (not the masked half of the score tiles). */
+#include "bench_common.h"
 #include "ropelab/model.h"
 #include "ropelab/util.h"
 
@@ -32,21 +33,6 @@ static double flops_per_token(const rl_model_config *c, int T) {
     return 3 * (mm + att);
 }
 
-/* Best of `reps` timings of an M x N x K sgemm (C = A B^T, as the model's projections). */
-static double sgemm_gflops(int M, int N, int K, int reps) {
-    float *A = rl_alloc_aligned((size_t)M * K * 4, "A"), *B = rl_alloc_aligned((size_t)N * K * 4, "B");
-    float *C = rl_alloc_aligned((size_t)M * N * 4, "C");
-    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)N * K; i++) B[i] = (float)(i % 5) * 0.1f;
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t0 = rl_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
-        best = fmin(best, rl_now() - t0);
-    }
-    free(A), free(B), free(C);
-    return 2.0 * M * N * K / best / 1e9;
-}
 
 static void batch(int32_t *tok, int32_t *tgt, int B, int T, int V, uint64_t seed) {
     /* random tokens: the speed does not depend on the text */
@@ -257,8 +243,8 @@ int main(int argc, char **argv) {
      * keeps each one's better round. sgemm at the model's dominant shape: tokens x (gate|up) x D. */
     double sg = 0, mean = 1e30, best = 1e30, tt = 0, tt_best = 0;
     for (int round = 0; round < 2; round++) {
-        double sgr = sgemm_gflops(B * T, 2 * cfg.d_ff, cfg.d_model, 5);
-        double sgh = sgemm_gflops(B * T, cfg.vocab_size, cfg.d_model, 3);
+        double sgr = bench_sgemm_gflops(B * T, 2 * cfg.d_ff, cfg.d_model, 5);
+        double sgh = bench_sgemm_gflops(B * T, cfg.vocab_size, cfg.d_model, 3);
         printf("round %d: OpenBLAS sgemm %.1f GFLOP/s at %d x %d x %d (%.1f at the head's %d x %d x %d)\n", round + 1,
                sgr, B * T, 2 * cfg.d_ff, cfg.d_model, sgh, B * T, cfg.vocab_size, cfg.d_model);
         double mr, br, loss;

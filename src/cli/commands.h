@@ -9,5 +9,9 @@ int cmd_maxret(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

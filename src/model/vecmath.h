@@ -41,7 +41,9 @@ static inline float vexpf(float x) {
         int32_t i;
         float f;
     } s;
-    s.i = ((int32_t)n + 127) << 23;
+    /* a NaN x gives a NaN p (so y stays NaN); its exponent is built from 0, not from (int)NaN,
+     * which is undefined (x86 gives INT_MIN, and the shift of a negative int is undefined too) */
+    s.i = (int32_t)((uint32_t)((int32_t)(n == n ? n : 0.0f) + 127) << 23);
     float y = p * s.f;
     return x < lo ? 0.0f : y;
 }

@@ -5,6 +5,7 @@
 
 #include "plan.h"
 #include "ropelab/experiments.h"
+#include "ropelab/train.h"
 
 #include <cjson/cJSON.h>
 
@@ -70,6 +71,24 @@ int rp_unigram_write(const char *data_dir, const char *out_path);
 void rp_theory_opts(const rl_repro_scale *s, rl_theory_opts *o);
 char *rp_theory_config(const rp_ctx *x);
 int rp_theory_run(plan *p, plan_stage *s, const char *dir, void *user);
+
+/* The train stage (stage_train.c): the trainer's config of variant v, seed index s; the stage's
+ * config (the training config without paths, plus the data's content hash); the run function
+ * (stage tags: [0] variant, [1] seed). */
+int rp_train_config_of(const rp_ctx *x, int v, int s, rl_train_config *c);
+char *rp_train_config(const rp_ctx *x, int v, int s);
+int rp_train_run(plan *p, plan_stage *s, const char *dir, void *user);
+
+/* The eval stage (stage_eval.c), of the run trained by stage train_stage (tag [2]). */
+char *rp_eval_config(const rp_ctx *x, int train_stage);
+int rp_eval_run(plan *p, plan_stage *s, const char *dir, void *user);
+
+/* The analysis stages (stage_analysis.c): a trained run (tag [2] = its train stage) and pretrained
+ * model m (tag [0]). */
+char *rp_analysis_config(const rp_ctx *x, int train_stage);
+int rp_analysis_run(plan *p, plan_stage *s, const char *dir, void *user);
+char *rp_pretrained_config(const rp_ctx *x, int m);
+int rp_pretrained_run(plan *p, plan_stage *s, const char *dir, void *user);
 
 /* ---- results gathered from the stage folders (collect.c) --------------------------------------- */
 

@@ -37,7 +37,7 @@ static int resolve(rp_ctx *x, const rl_repro_opts *o) {
     x->jobs = o->jobs > 0 ? o->jobs : x->scale->jobs > 0 ? x->scale->jobs : x->threads;
     if (x->jobs > x->threads) x->jobs = x->threads;
     x->threads_per_job = x->threads / x->jobs > 0 ? x->threads / x->jobs : 1;
-    x->n_softmax = 1;
+    x->n_softmax = 2; /* plain, and adaptive temperature at inference */
     x->st_data = x->st_theory = -1;
     for (int v = 0; v < RP_MAX_VARIANTS; v++)
         for (int s = 0; s < RP_MAX_SEEDS; s++) x->st_train[v][s] = x->st_eval[v][s] = x->st_analysis[v][s] = -1;
@@ -57,6 +57,39 @@ static int build_plan(rp_ctx *x) {
     x->st_theory = plan_add(p, "theory", "theory experiments", rp_theory_config(x), x->scale->reduced_theory ? 2 : 20,
                             rp_theory_run, x);
     if (x->st_theory < 0) return -1;
+    const rl_repro_scale *sc = x->scale;
+    /* relative costs for the ETA: tokens processed, training counting 3x (forward + backward) */
+    double w_train = 3e-5 * (double)sc->steps * sc->batch * sc->ctx,
+           w_eval = 1e-5 * (double)sc->eval_tokens * sc->n_mults * x->n_softmax,
+           w_an = 2e-5 * (double)sc->analysis_tokens;
+    for (int v = 0; v < x->n_variants; v++)
+        for (int s = 0; s < x->seeds; s++) {
+            char label[128];
+            snprintf(label, sizeof label, "train %s seed %d", x->variants[v].name, s);
+            char *cfg = rp_train_config(x, v, s);
+            if (!cfg) return -1;
+            int t = x->st_train[v][s] = plan_add(p, "runs", label, cfg, w_train, rp_train_run, x);
+            if (t < 0 || plan_dep(p, t, x->st_data) != 0) return -1;
+            p->st[t].tag[0] = v;
+            p->st[t].tag[1] = s;
+            snprintf(label, sizeof label, "eval %s seed %d", x->variants[v].name, s);
+            int e = x->st_eval[v][s] = plan_add(p, "evals", label, rp_eval_config(x, t), w_eval, rp_eval_run, x);
+            snprintf(label, sizeof label, "analyze %s seed %d", x->variants[v].name, s);
+            int a = x->st_analysis[v][s] =
+                plan_add(p, "analyses", label, rp_analysis_config(x, t), w_an, rp_analysis_run, x);
+            if (e < 0 || a < 0 || plan_dep(p, e, t) != 0 || plan_dep(p, a, t) != 0) return -1;
+            for (int i = 0; i < 3; i++) p->st[e].tag[i] = p->st[a].tag[i] = i == 2 ? t : i == 0 ? v : s;
+        }
+    for (int m = 0; m < x->o.n_models && m < RP_MAX_MODELS; m++) {
+        char label[128];
+        const char *base = strrchr(x->o.models[m], '/');
+        snprintf(label, sizeof label, "analyze %s", base ? base + 1 : x->o.models[m]);
+        char *cfg = rp_pretrained_config(x, m);
+        if (!cfg) return rl_fail_prefix("--model %s", x->o.models[m]);
+        int i = x->st_pretrained[m] = plan_add(p, "pretrained", label, cfg, 4 * w_an, rp_pretrained_run, x);
+        if (i < 0 || plan_dep(p, i, x->st_data) != 0) return -1;
+        p->st[i].tag[0] = m;
+    }
     return 0;
 }
 

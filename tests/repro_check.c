@@ -346,3 +346,11 @@ char *rt_repro_summary(const char *out) {
     cr_assert_eq(rl_read_file(path, &txt, NULL), 0, "%s", rl_error());
     return txt;
 }
+
+char *rt_repro_corpus(void) {
+    char *dir = rt_tmpdir(), cmd[8800];
+    snprintf(cmd, sizeof cmd, "for f in '%s'/docs/*.md; do cp \"$f\" '%s'/$(basename \"$f\" .md).txt; done", rt_root(),
+             dir);
+    cr_assert_eq(rt_sh(cmd, NULL), 0);
+    return dir;
+}

@@ -128,15 +128,8 @@ static int fake_analysis(plan *p, plan_stage *s, const char *dir, void *user) {
     return write_json(dir, ".", "summary.json", j);
 }
 
-static char *make_corpus(void) {
-    char *dir = rt_tmpdir(), cmd[8800];
-    snprintf(cmd, sizeof cmd, "for f in '%s'/docs/*.md; do cp \"$f\" '%s'/$(basename \"$f\" .md).txt; done", rt_root(), dir);
-    cr_assert_eq(rt_sh(cmd, NULL), 0);
-    return dir;
-}
-
 Test(repro_report, fabricated_stages_end_to_end, .timeout = 120) {
-    char *corpus = make_corpus(), *out = rt_tmpdir();
+    char *corpus = rt_repro_corpus(), *out = rt_tmpdir();
     rl_repro_opts o;
     rl_repro_opts_default(&o);
     o.scale = "micro";

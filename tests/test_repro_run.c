@@ -17,15 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A corpus without network: the project's own docs as .txt files (~190 KB, 11 documents). */
-static char *make_corpus(void) {
-    char *dir = rt_tmpdir(), cmd[8800];
-    snprintf(cmd, sizeof cmd, "for f in '%s'/docs/*.md; do cp \"$f\" '%s'/$(basename \"$f\" .md).txt; done", rt_root(),
-             dir);
-    cr_assert_eq(rt_sh(cmd, NULL), 0);
-    return dir;
-}
-
 static cJSON *read_json(const char *out, const char *rel) {
     char path[4400], *txt;
     snprintf(path, sizeof path, "%s/%s", out, rel);
@@ -57,7 +48,7 @@ static double last_val_loss(const char *run) {
 }
 
 Test(repro_run, micro_end_to_end, .timeout = 240) {
-    char *corpus = make_corpus(), *out = rt_tmpdir(), args[9000], *tool_out = NULL;
+    char *corpus = rt_repro_corpus(), *out = rt_tmpdir(), args[9000], *tool_out = NULL;
     const char *models = rt_models_dir();
     char model_args[4400] = "";
     if (models)
@@ -168,7 +159,7 @@ static const char *stage_folder(const cJSON *summary, int i) {
 }
 
 Test(repro_run, killed_and_restarted_equals_uninterrupted, .timeout = 240) {
-    char *corpus = make_corpus(), *a = rt_tmpdir(), *b = rt_tmpdir();
+    char *corpus = rt_repro_corpus(), *a = rt_tmpdir(), *b = rt_tmpdir();
     run_reproduce(a, corpus, NULL);
     char *want = rt_repro_summary(a);
     cJSON *sum = cJSON_Parse(want);

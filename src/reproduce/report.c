@@ -679,6 +679,11 @@ static int section_pretrained(rctx *c) {
         snprintf(cap, sizeof cap, "%s: mean q/k chunk norm per layer and chunk (analysis in %s).", x->o.models[m],
                  a->dir);
         embed(c, FIG_DIR, name, "csv", cap);
+        rl_html_raw(&c->h, "<table>\n<tr><th>held-out text (the data's validation tokens, decoded)</th><th>mean loss "
+                           "(nats per token of the model's tokenizer)</th></tr>\n<tr>");
+        cell(c, "no ablation");
+        cell_val(c, &a->loss, "%.4f");
+        rl_html_raw(&c->h, "</tr>\n</table>\n");
         heads_table(c, a, "this model");
         if (a->n_ablations) {
             rl_html_raw(&c->h, "<table>\n<tr><th>ablation</th><th>loss increase (nats)</th></tr>\n");

@@ -23,7 +23,7 @@ static const rl_repro_scale scales[] = {
         .name = "tiny",
         .about = "the demo: at most 10 minutes on 2 cores from a fresh clone, every figure from real runs",
         .vocab = 512, .d_model = 64, .n_layers = 4, .n_heads = 4, .n_kv_heads = 1, .head_dim = 16, .d_ff = 256,
-        .ctx = 64, .batch = 16, .steps = 500, .warmup = 25, .lr = 3e-3, .min_lr = 3e-4, .weight_decay = 0.1,
+        .ctx = 64, .batch = 16, .steps = 800, .warmup = 40, .lr = 3e-3, .min_lr = 3e-4, .weight_decay = 0.1,
         .clip = 1, .seeds = 3, .n_mults = 5, .mults = {1, 2, 4, 8, 16}, .eval_tokens = 8192,
         .analysis_tokens = 4096, .reduced_theory = 0, .jobs = 0, .needs_data = 0,
     },

@@ -19,7 +19,7 @@ void rt_repro_check(const char *out, rt_repro_counts *counts);
 /* report/summary.json with every timing-independent part (all of it) as text; free it. */
 char *rt_repro_summary(const char *out);
 
-/* A corpus that needs no network: the project's docs/*.md copied as .txt files into a fresh temp
+/* A corpus that needs no network: the project's docs (docs/NAME.md) copied as .txt files into a fresh temp
  * folder (~190 KB, 11 documents; remove it with rt_rmtree). */
 char *rt_repro_corpus(void);
 

@@ -564,12 +564,14 @@ static int section_usage(rctx *c) {
     return rc;
 }
 
-static void heads_table(rctx *c, const rp_analysis *a, const char *label) {
-    if (a->n_heads == 0) return;
-    rl_html_raw(&c->h, "<table>\n");
+static void heads_header(rctx *c) {
     const char *cols[] = {"model", "layer", "head", "role", "score", "high-band share of its margin", "top chunk",
                           "score, high band knocked out", "score, low band knocked out"};
     header_row(c, cols, 9);
+}
+
+/* One row per role head of analysis a; the first row names the model. */
+static void heads_rows(rctx *c, const rp_analysis *a, const char *label) {
     for (int h = 0; h < a->n_heads; h++) {
         const rp_head *d = &a->heads[h];
         char l[16], hh[16];
@@ -587,6 +589,13 @@ static void heads_table(rctx *c, const rp_analysis *a, const char *label) {
         cell_val(c, &d->ko_low, "%.3f");
         rl_html_raw(&c->h, "</tr>\n");
     }
+}
+
+static void heads_table(rctx *c, const rp_analysis *a, const char *label) {
+    if (a->n_heads == 0) return;
+    rl_html_raw(&c->h, "<table>\n");
+    heads_header(c);
+    heads_rows(c, a, label);
     rl_html_raw(&c->h, "</table>\n");
 }
 
@@ -604,10 +613,15 @@ static void section_heads(rctx *c) {
             if (!a->have || a->n_heads == 0) continue;
             char label[96];
             snprintf(label, sizeof label, "%s, seed %d", x->variants[v].label, s);
-            heads_table(c, a, label);
+            if (!any) {
+                rl_html_raw(&c->h, "<table>\n");
+                heads_header(c);
+            }
+            heads_rows(c, a, label);
             any = 1;
         }
-    if (!any) para(c, "note", "No head reached the role threshold in any analysed model.");
+    if (any) rl_html_raw(&c->h, "</table>\n");
+    else para(c, "note", "No head reached the role threshold in any analysed model.");
 }
 
 static void section_ablations(rctx *c) {

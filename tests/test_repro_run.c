@@ -204,3 +204,37 @@ Test(repro_run, killed_and_restarted_equals_uninterrupted, .timeout = 240) {
     free(b);
     free(corpus);
 }
+
+/* ---- bad inputs -------------------------------------------------------------------------------- */
+
+/* A missing --model fails while planning (before any work); a truncated one fails in its stage, which
+ * runs right after the data, naming the stage, its folder and the file; both exit 1. */
+Test(repro_run, bad_model_named, .timeout = 120) {
+    RT_REQUIRE_MODELS();
+    char *corpus = rt_repro_corpus(), *out = rt_tmpdir(), args[9000], *text = NULL, trunc[4400];
+    snprintf(args, sizeof args, "reproduce --scale micro --out '%s' --data '%s' --model '%s/missing.bin' --quiet", out,
+             corpus, out);
+    cr_assert_eq(rt_run_tool(args, &text), 1, "%s", text);
+    cr_assert(strstr(text, "--model") && strstr(text, "missing.bin: no such file"), "%s", text);
+    free(text);
+    snprintf(trunc, sizeof trunc, "%s/trunc.bin", corpus);
+    snprintf(args, sizeof args, "head -c 100000 '%s/stories260K.bin' > '%s'", rt_models_dir(), trunc);
+    cr_assert_eq(rt_sh(args, NULL), 0);
+    snprintf(args, sizeof args,
+             "reproduce --scale micro --threads 1 --out '%s' --data '%s' --model '%s' --tokenizer '%s/tok512.bin' --quiet",
+             out, corpus, trunc, rt_models_dir());
+    cr_assert_eq(rt_run_tool(args, &text), 1, "%s", text);
+    cr_assert(strstr(text, "stage 'analyze trunc.bin'") && strstr(text, "pretrained/") &&
+                  strstr(text, "trunc.bin: file is 100000 bytes"),
+              "%s", text);
+    /* it stopped there: no training ran */
+    snprintf(args, sizeof args, "ls '%s/runs' 2>/dev/null | wc -l", out);
+    free(text);
+    rt_sh(args, &text);
+    cr_assert_eq(atoi(text), 0, "training stages ran after the failure: %s", text);
+    free(text);
+    rt_rmtree(out);
+    rt_rmtree(corpus);
+    free(out);
+    free(corpus);
+}

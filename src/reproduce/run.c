@@ -54,12 +54,24 @@ static int build_plan(rp_ctx *x) {
                           rp_data_config(x), 1, rp_data_run, x);
     if (x->st_data < 0) return -1;
     if (!x->data_prepared && plan_dir(p, x->st_data, x->data_dir, sizeof x->data_dir) != 0) return -1;
+    /* the pretrained models' analyses right after the data: they fail early on a bad --model */
+    for (int m = 0; m < x->o.n_models && m < RP_MAX_MODELS; m++) {
+        char label[128];
+        const char *base = strrchr(x->o.models[m], '/');
+        snprintf(label, sizeof label, "analyze %s", base ? base + 1 : x->o.models[m]);
+        char *cfg = rp_pretrained_config(x, m);
+        if (!cfg) return rl_fail_prefix("--model %s", x->o.models[m]);
+        int i = x->st_pretrained[m] =
+            plan_add(p, "pretrained", label, cfg, 1.1e-3 * (double)x->scale->analysis_tokens, rp_pretrained_run, x);
+        if (i < 0 || plan_dep(p, i, x->st_data) != 0) return -1;
+        p->st[i].tag[0] = m;
+    }
     x->st_theory = plan_add(p, "theory", "theory experiments", rp_theory_config(x), x->scale->reduced_theory ? 1 : 7,
                             rp_theory_run, x);
     if (x->st_theory < 0) return -1;
     const rl_repro_scale *sc = x->scale;
     /* Estimated costs for the ETA, in seconds of one 2-core machine thread, measured at the tiny scale
-     * (train 20 s, eval 2.3 s, analysis 1.4 s, theory 7 s) and scaled by the tokens processed and the
+     * (train 20 s per 500 steps, eval 2.3 s, analysis 1.4 s, theory 7 s) and scaled by the tokens processed and the
      * model's multiply-adds per token relative to tiny's. */
     double flops = (double)sc->n_layers * ((double)sc->d_model * (2 * sc->n_heads + 2 * sc->n_kv_heads) * sc->head_dim +
                                            3.0 * sc->d_model * sc->d_ff) +
@@ -86,16 +98,6 @@ static int build_plan(rp_ctx *x) {
             if (e < 0 || a < 0 || plan_dep(p, e, t) != 0 || plan_dep(p, a, t) != 0) return -1;
             for (int i = 0; i < 3; i++) p->st[e].tag[i] = p->st[a].tag[i] = i == 2 ? t : i == 0 ? v : s;
         }
-    for (int m = 0; m < x->o.n_models && m < RP_MAX_MODELS; m++) {
-        char label[128];
-        const char *base = strrchr(x->o.models[m], '/');
-        snprintf(label, sizeof label, "analyze %s", base ? base + 1 : x->o.models[m]);
-        char *cfg = rp_pretrained_config(x, m);
-        if (!cfg) return rl_fail_prefix("--model %s", x->o.models[m]);
-        int i = x->st_pretrained[m] = plan_add(p, "pretrained", label, cfg, 1.1e-3 * (double)sc->analysis_tokens, rp_pretrained_run, x);
-        if (i < 0 || plan_dep(p, i, x->st_data) != 0) return -1;
-        p->st[i].tag[0] = m;
-    }
     return 0;
 }
 

@@ -2,7 +2,8 @@
  * evaluation, the analyser, a pretrained model when ../shared/models is present): the report and
  * summary.json exist, every number is re-read from its run folder, the HTML parses with every image
  * embedded; and SIGKILL at points inside the data, theory, train, eval and analysis stages, each
- * followed by a restart, ends in a summary.json byte-identical to an uninterrupted run's. */
+ * followed by a restart (one thread), ends in a summary.json byte-identical to an uninterrupted run's
+ * (two threads); bad --model inputs are named. */
 #include "helpers.h"
 #include "repro_check.h"
 #include "ropelab/util.h"
@@ -113,9 +114,10 @@ Test(repro_run, micro_end_to_end, .timeout = 240) {
 
 /* ---- kill and restart ------------------------------------------------------------------------ */
 
-/* Runs the tool in a child process (no shell, so nothing reports the kill on the terminal), its
- * output in OUT.log; with `kill`, ROPELAB_REPRO_KILL=kill and the child must die by SIGKILL. */
-static void run_reproduce(const char *out, const char *corpus, const char *kill) {
+/* Runs the tool (micro, 3 variants, --threads `threads`) in a child process (no shell, so nothing
+ * reports the kill on the terminal), its output in OUT.log; with `kill`, ROPELAB_REPRO_KILL=kill and
+ * the child must die by SIGKILL. */
+static void run_reproduce(const char *out, const char *corpus, const char *threads, const char *kill) {
     char logp[4400];
     snprintf(logp, sizeof logp, "%s.log", out);
     pid_t pid = fork();
@@ -128,7 +130,7 @@ static void run_reproduce(const char *out, const char *corpus, const char *kill)
         }
         if (kill) setenv("ROPELAB_REPRO_KILL", kill, 1);
         const char *bin = getenv("ROPELAB_BIN");
-        execl(bin, bin, "reproduce", "--scale", "micro", "--variants", "nope,rope,p0.75", "--threads", "1", "--out", out,
+        execl(bin, bin, "reproduce", "--scale", "micro", "--variants", "nope,rope,p0.75", "--threads", threads, "--out", out,
               "--data", corpus, "--quiet", (char *)NULL);
         _exit(127);
     }
@@ -160,7 +162,9 @@ static const char *stage_folder(const cJSON *summary, int i) {
 
 Test(repro_run, killed_and_restarted_equals_uninterrupted, .timeout = 240) {
     char *corpus = rt_repro_corpus(), *a = rt_tmpdir(), *b = rt_tmpdir();
-    run_reproduce(a, corpus, NULL);
+    /* the reference: two stages at a time (each single-threaded, the default), so the comparison also
+     * checks that --threads does not change a number */
+    run_reproduce(a, corpus, "2", NULL);
     char *want = rt_repro_summary(a);
     cJSON *sum = cJSON_Parse(want);
     /* kill points in plan order (one thread runs the stages in that order), each followed by a restart
@@ -179,7 +183,7 @@ Test(repro_run, killed_and_restarted_equals_uninterrupted, .timeout = 240) {
         int i = stage_index(sum, kills[k].stage);
         char kill[64];
         snprintf(kill, sizeof kill, "%d:%s", i, kills[k].point);
-        run_reproduce(b, corpus, kill);
+        run_reproduce(b, corpus, "1", kill);
         if (strcmp(kills[k].stage, "train rope seed 0") == 0) {
             /* the interrupted run left its step-6 checkpoint, which the restart continues from */
             char link[4400];
@@ -189,7 +193,7 @@ Test(repro_run, killed_and_restarted_equals_uninterrupted, .timeout = 240) {
             cr_assert(rl_file_exists(link), "the step-6 checkpoint is missing: %s", link);
         }
     }
-    run_reproduce(b, corpus, NULL);
+    run_reproduce(b, corpus, "1", NULL);
     char *got = rt_repro_summary(b);
     cr_assert_str_eq(got, want, "summary.json after kills and restarts differs from the uninterrupted run's");
     rt_repro_counts n;

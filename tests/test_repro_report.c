@@ -138,7 +138,7 @@ Test(repro_report, fabricated_stages_end_to_end, .timeout = 120) {
     o.seeds = 3;
     o.progress = 0;
     rp_ctx *x = calloc(1, sizeof *x);
-    cr_assert_eq(rp_prepare(x, &o), 0, "%s", rl_error());
+    cr_assert_eq(rp_prepare_stages(x, &o, 0), 0, "%s", rl_error());
     x->n_softmax = 2;
     for (int v = 0; v < x->n_variants; v++)
         for (int s = 0; s < x->seeds; s++) {

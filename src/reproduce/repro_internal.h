@@ -50,6 +50,9 @@ typedef struct {
 
 /* Resolves the options and the data, builds the plan (not yet scanned or executed), creates OUT. */
 int rp_prepare(rp_ctx *x, const rl_repro_opts *o);
+/* The same with trained = 0: the plan holds only the data, pretrained and theory stages (for tests
+ * that add fabricated evaluation and analysis stages). */
+int rp_prepare_stages(rp_ctx *x, const rl_repro_opts *o, int trained);
 /* After the plan ran: gathers the results, computes the claims and writes OUT/report/ (summary.json,
  * index.html, figures/, timing.json). t0: rl_now() when the run started. */
 int rp_finish(rp_ctx *x, double t0, rl_repro_result *res);

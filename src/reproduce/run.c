@@ -48,7 +48,8 @@ static int resolve(rp_ctx *x, const rl_repro_opts *o) {
     return 0;
 }
 
-static int build_plan(rp_ctx *x) {
+/* trained = 0: only the data, pretrained and theory stages (the report tests add their own). */
+static int build_plan(rp_ctx *x, int trained) {
     plan *p = &x->plan;
     x->st_data = plan_add(p, "data", x->data_prepared ? "data (prepared dataset)" : "data preparation",
                           rp_data_config(x), 1, rp_data_run, x);
@@ -69,6 +70,7 @@ static int build_plan(rp_ctx *x) {
     x->st_theory = plan_add(p, "theory", "theory experiments", rp_theory_config(x), x->scale->reduced_theory ? 1 : 7,
                             rp_theory_run, x);
     if (x->st_theory < 0) return -1;
+    if (!trained) return 0;
     const rl_repro_scale *sc = x->scale;
     /* Estimated costs for the ETA, in seconds of one 2-core machine thread, measured at the tiny scale
      * (train 20 s per 500 steps, eval 2.3 s, analysis 1.4 s, theory 7 s) and scaled by the tokens processed and the
@@ -122,10 +124,12 @@ static int write_timing(const rp_ctx *x, const char *path, double total) {
     return rp_write_json(path, j);
 }
 
-int rp_prepare(rp_ctx *x, const rl_repro_opts *o) {
-    if (resolve(x, o) != 0 || rp_data_resolve(x) != 0 || build_plan(x) != 0) return -1;
+int rp_prepare_stages(rp_ctx *x, const rl_repro_opts *o, int trained) {
+    if (resolve(x, o) != 0 || rp_data_resolve(x) != 0 || build_plan(x, trained) != 0) return -1;
     return rl_mkdirs(x->plan.out_dir);
 }
+
+int rp_prepare(rp_ctx *x, const rl_repro_opts *o) { return rp_prepare_stages(x, o, 1); }
 
 int rp_finish(rp_ctx *x, double t0, rl_repro_result *res) {
     int skipped = 0;

@@ -15,7 +15,7 @@ static const rl_repro_scale scales[] = {
         .name = "micro",
         .about = "seconds: tests and smoke checks; tiny models, few steps, one seed, every stage",
         .vocab = 320, .d_model = 32, .n_layers = 3, .n_heads = 2, .n_kv_heads = 1, .head_dim = 16, .d_ff = 64,
-        .ctx = 32, .batch = 4, .steps = 24, .warmup = 4, .lr = 3e-3, .min_lr = 3e-4, .weight_decay = 0.1, .clip = 1,
+        .ctx = 32, .batch = 8, .steps = 200, .warmup = 10, .lr = 1e-2, .min_lr = 1e-3, .weight_decay = 0.1, .clip = 1,
         .seeds = 1, .n_mults = 3, .mults = {1, 2, 4}, .eval_tokens = 512, .analysis_tokens = 256,
         .reduced_theory = 1, .jobs = 0, .needs_data = 0,
     },

@@ -41,7 +41,7 @@ static char *print_free(cJSON *c) {
 }
 
 /* The held-out tokens the analyses read: val.bin tokens 1 .. n (token 0 is the first document's BOS,
- * which the analyser puts back itself). *ids: malloc'ed. */
+ * which the analyser puts back itself). *ids: [*n], malloc'ed. */
 static int val_ids(const rl_dataset *d, int64_t want, int32_t **ids, int64_t *n) {
     *n = d->val.n_tokens - 1 < want ? d->val.n_tokens - 1 : want;
     if (*n < 2) return rl_fail("%s: too few validation tokens (%lld) to analyse", d->val.path, (long long)d->val.n_tokens);
@@ -95,7 +95,8 @@ int rp_analysis_run(plan *p, plan_stage *s, const char *dir, void *user) {
 
 /* ---- pretrained models ------------------------------------------------------------------------- */
 
-/* Content hash of a file, or of every regular file directly inside a folder (sorted names). */
+/* Content hash of a file, or of every regular file directly inside a folder (sorted names). Reads
+ * the whole model once per run (FNV-1a, about a second per GB): paths do not name results. */
 static int hash_path(const char *path, uint64_t *h) {
     struct stat st;
     if (stat(path, &st) != 0) return rl_fail("%s: no such file or folder", path);

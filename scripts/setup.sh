@@ -10,7 +10,9 @@
 # `apt-get install` line to run and exits 1. Every make target runs this first.
 set -eu
 
-pkgs="gcc make pkg-config libopenblas-openmp-dev libcjson-dev libcriterion-dev gnuplot-nox zlib1g-dev"
+# libxml2-utils: xmllint, whose HTML parser the tests use to check that `ropelab reproduce`'s report parses
+# and embeds its images (a real parser, not a pattern match); the tool itself does not need it.
+pkgs="gcc make pkg-config libopenblas-openmp-dev libcjson-dev libcriterion-dev gnuplot-nox zlib1g-dev libxml2-utils"
 for extra in "$@"; do
   case "$extra" in
     fuzz)   pkgs="$pkgs clang libclang-rt-14-dev" ;;

@@ -1,5 +1,5 @@
 /* ropelab/experiments.h: the papers' experiments as library calls, each writing its CSV, figures and
- * verdicts under an output folder (`ropelab theory`, `ropelab maxret` and, later, `ropelab reproduce`).
+ * verdicts under an output folder (`ropelab theory`, `ropelab maxret` and `ropelab reproduce`).
  *
  * ==== theory: the claims of "Round and Round We Go!" (sections 3, 5, 6) as measured figures ====
  *
@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "ropelab/model.h" /* rl_attn_softmax: how the head's softmax is computed */
+#include "ropelab/report.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -307,14 +308,152 @@ int rl_maxret_run(const rl_maxret_config *c);
 /* The paper's Table (accuracy %, baseline and adaptive) at sizes 16, 64, ..., 16384; NAN elsewhere. */
 double rl_maxret_paper_acc(int size, int adaptive);
 
-/* ---- statistics used by the experiment ----------------------------------------------------------- */
-/* Two-sided p-value of the paired t-test of mean(d) = 0 over n >= 2 differences; *t (may be NULL) gets
- * the statistic. Returns 1 when every difference is 0, and 0 when they are equal but non-zero. */
-double rl_paired_t_pvalue(const double *d, int n, double *t);
-/* Student t CDF survival, two-sided: P(|T_df| >= |t|). */
-double rl_t_two_sided(double t, double df);
-/* Exact two-sided McNemar (sign) test: b and c discordant pairs, p = min(1, 2 P(Bin(b+c, 1/2) <= min(b,c))). */
-double rl_mcnemar_exact(int64_t b, int64_t c);
+/* The statistics it uses (paired t-test, exact McNemar) are in ropelab/report.h. */
+
+/* ================================================================================================
+ * reproduce: the whole paper in one command (`ropelab reproduce`, docs/reproduce.md)
+ *
+ * Stages: the theory figures; the Table 2 grid (each variant x seed trained from scratch on the same
+ * data and budget); every run evaluated at 1x..16x its training context with plain and adaptive
+ * softmax; the analyser on every trained model and on the given pretrained models; then the report
+ * (OUT/report/index.html, OUT/report/summary.json). Every stage lives in OUT/<kind>/<hash of its full
+ * configuration>/ and is skipped when its done marker exists, so an interrupted run continues.
+ * ================================================================================================ */
+
+/* A scale: every size and budget of one reproduction, as data (docs/reproduce.md has the table). */
+typedef struct {
+    const char *name;          /* "micro", "tiny", "small", "paper" */
+    const char *about;         /* one line: what it is for and how long it takes */
+    int vocab;                 /* BPE vocabulary when the corpus is prepared by the run */
+    int d_model, n_layers, n_heads, n_kv_heads, head_dim, d_ff;
+    int ctx;                   /* training context T (tokens) */
+    int batch;                 /* windows per optimizer step */
+    int64_t steps, warmup;
+    double lr, min_lr, weight_decay, clip;
+    int seeds;                 /* seeds per variant */
+    int n_mults, mults[6];     /* evaluation contexts as multiples of ctx (1 = the training context) */
+    int64_t eval_tokens;       /* validation tokens scored per evaluation context */
+    int64_t analysis_tokens;   /* validation tokens the analyser reads per trained model */
+    int reduced_theory;        /* 1: the theory experiments at reduced sizes (seconds), 0: their defaults */
+    int jobs;                  /* stages run in parallel: 0 = one per thread (each single-threaded) */
+    int needs_data;            /* 1: the default corpus is too small; --data DIR is required */
+} rl_repro_scale;
+
+/* The scales, in order micro, tiny, small, paper; NULL for an unknown name. */
+int rl_repro_scale_count(void);
+const rl_repro_scale *rl_repro_scale_at(int i);
+const rl_repro_scale *rl_repro_scale_find(const char *name);
+
+/* One positional-encoding variant of the grid. */
+typedef struct {
+    char name[32];             /* short id used by --variants and in labels, e.g. "p0.75" */
+    char label[64];            /* the paper's row name, e.g. "0.75-RoPE" */
+    char pe[256];              /* librope spec, or a per-layer list (rl_model_config_set_pe) */
+    double paper_wiki, paper_flan; /* Table 2 perplexities; NaN for variants not in the paper */
+} rl_repro_variant;
+
+/* The paper's Table 2 rows: nope, rope (theta 10k), rope500k, p0.25, p0.75, p0.75-rev, p0.75-partial.
+ * Returns the count (7); writes at most max. */
+int rl_repro_variants_default(rl_repro_variant *v, int max);
+/* Parses --variants entries into v[*n ...] (appending, at most max in all). An entry is a default
+ * variant's name, several names separated by commas, or NAME=SPEC for a new variant (SPEC: a librope
+ * spec or per-layer list; NAME: letters, digits, '.', '-', '_'). Fails naming the entry. */
+int rl_repro_variants_parse(const char *entry, rl_repro_variant *v, int max, int *n);
+
+/* ---- claims: the paper's statements, each tested by a rule written in code ------------------- */
+
+typedef enum { RL_VERDICT_INCONCLUSIVE = 0, RL_VERDICT_SUPPORTED = 1, RL_VERDICT_NOT_SUPPORTED = 2 } rl_verdict;
+/* "inconclusive", "supported", "not supported". */
+const char *rl_verdict_name(rl_verdict v);
+
+typedef struct {
+    char id[40];               /* stable key, e.g. "ppl.p075_vs_rope" */
+    char claim[320];           /* the statement tested */
+    char paper[96];            /* where the paper makes it */
+    char statistic[640];       /* what this run computed, with its numbers */
+    char rule[640];            /* the decision rule, verbatim from the code that applies it */
+    rl_verdict verdict;
+    int n;                     /* sample size (seeds) behind the statistic; 0 when not applicable */
+    double estimate, lo, hi;   /* the statistic and its 95% interval (NaN when none) */
+} rl_claim;
+
+/* The confidence-interval rule every trained-model claim uses. x: [n] one value per seed of a
+ * statistic whose sign decides the claim; sign = +1 when the claim says "> 0", -1 for "< 0".
+ *   supported      when the whole 95% t-interval of mean(x) is on the claimed side of 0,
+ *   not supported  when the whole interval is on the other side,
+ *   inconclusive   otherwise, and always when n < 2 (no interval from one seed).
+ * Fills n, estimate, lo, hi, verdict and rule (statement of the rule); not id/claim/statistic. */
+void rl_claim_ci_rule(rl_claim *c, const double *x, int n, int sign);
+
+/* The trained-model claims. Each takes per-seed numbers (index s = seed) and fills the whole claim.
+ * ppl_*: [n] validation perplexities at the training context. */
+/* "0.75-RoPE <= RoPE in perplexity" (Table 2): x_s = ppl(0.75-RoPE, s) - ppl(RoPE, s), claim x < 0. */
+void rl_claim_p075_vs_rope(rl_claim *c, const double *ppl_p075, const double *ppl_rope, int n);
+/* "NoPE is worst" (Table 2): for each other variant v, x_s = ppl(NoPE, s) - ppl(v, s). Supported when
+ * every v's interval is above 0; not supported when some v's interval is below 0; else inconclusive.
+ * ppl_others: [n_others][n]. names: [n_others] for the statistic text. */
+void rl_claim_nope_worst(rl_claim *c, const double *ppl_nope, const double *const *ppl_others,
+                         const char *const *names, int n_others, int n);
+/* Frequency usage of the RoPE models (Fig. 3). usage: [n][L][C] mean q/k chunk norm per seed, layer and
+ * chunk (chunk 0 = highest frequency, all chunks rotated). Bands: the lowest / highest
+ * max(1, round(C / 4)) chunks.
+ * "the lowest frequencies carry the largest q/k norms": x_s = log(mean over layers and the lowest band /
+ * mean over layers and the other chunks), claim x > 0. */
+void rl_claim_low_freq_norms(rl_claim *c, const double *usage, int n, int L, int C);
+/* The same claim on one pretrained model (the paper's own setting, Gemma 7B): usage: [L][C] its mean
+ * q/k chunk norms. x_l = log(mean of the lowest band / mean of the other chunks) in layer l.
+ * Supported when x_l > 0 in every layer (the paper: "in every layer"); not supported when x_l < 0 in
+ * more than half of the layers; inconclusive otherwise. name: the model, for the text. */
+void rl_claim_low_freq_pretrained(rl_claim *c, const double *usage, int L, int C, const char *name);
+/* "high-frequency usage is concentrated in the first and last layers": per layer l, h_l = mean of the
+ * highest band / mean of all chunks; x_s = (h_0 + h_{L-1}) / 2 - mean(h_1 .. h_{L-2}), claim x > 0.
+ * Needs L >= 3 (inconclusive otherwise). */
+void rl_claim_high_freq_edges(rl_claim *c, const double *usage, int n, int L, int C);
+/* "positional heads rely on the highest frequencies" (Sec. 5, Tables 3-5): share[s] = mean over the
+ * RoPE model's diagonal / previous-token heads of seed s of the share of their logit margin carried by
+ * the highest band, NaN when seed s has no such head; edge = the band's fraction of the chunks.
+ * x_s = share[s] - edge over the seeds with heads, claim x > 0. */
+void rl_claim_positional_high(rl_claim *c, const double *share, int n, double edge);
+/* Long contexts (Thm 6.1's motivation; not measured in the paper): growth_v,s = log(ppl at the longest
+ * context / ppl at the training context); x_s = growth(0.75-RoPE) - growth(RoPE), claim x < 0
+ * ("0.75-RoPE degrades less beyond its training context"). long_*, short_*: [n]. mult: the longest
+ * multiple, for the text. */
+void rl_claim_long_context(rl_claim *c, const double *short_p075, const double *long_p075, const double *short_rope,
+                           const double *long_rope, int n, int mult);
+/* Adaptive temperature ("Softmax is not enough"): x_s = mean over variants of log(ppl adaptive /
+ * ppl plain) at the longest context, claim x < 0. adaptive, plain: [n_variants][n]. */
+void rl_claim_adaptive(rl_claim *c, const double *const *adaptive, const double *const *plain, int n_variants, int n,
+                       int mult);
+
+/* ---- running ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *scale;               /* default "tiny" */
+    const char *out_dir;             /* default "out/reproduce" */
+    const rl_repro_variant *variants;/* NULL: rl_repro_variants_default */
+    int n_variants;
+    int seeds;                       /* 0: the scale's */
+    const char *data;                /* a prepared dataset folder (`ropelab data prepare`), or a folder
+                                        of .txt files prepared by the run; default "data/corpus" */
+    const char *const *models;       /* pretrained checkpoints to analyse (rl_load_model paths) */
+    const char *const *tokenizers;   /* [n_models], entries may be NULL */
+    int n_models;
+    int threads;                     /* total threads; 0 = all cores */
+    int jobs;                        /* stages in parallel; 0 = the scale's choice */
+    int progress;                    /* 1: the plan's progress bar on stderr */
+} rl_repro_opts;
+
+void rl_repro_opts_default(rl_repro_opts *o);
+
+typedef struct {
+    int stages, skipped;             /* stages in the plan, and those already done */
+    char report[4096];               /* path of index.html */
+    char summary[4096];              /* path of summary.json */
+    int verdicts[3];                 /* claims per verdict (index rl_verdict) */
+} rl_repro_result;
+
+/* Plans, runs what is not done, and writes the report. Returns 0, or -1 with the failing stage named. */
+int rl_repro_run(const rl_repro_opts *o, rl_repro_result *res);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@ int cmd_data(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
 int cmd_maxret(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_reproduce(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

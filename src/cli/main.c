@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     {"analyze", cmd_analyze, "how a model uses its RoPE frequencies: `ropelab analyze MODEL --text FILE... --out DIR`"},
     {"generate", cmd_generate, "continue a prompt: `ropelab generate MODEL --prompt TEXT [-n N]`"},
     {"inspect", cmd_inspect, "list a checkpoint's metadata and tensors (safetensors, HF folder, GGUF, llama2.c)"},
+    {"reproduce", cmd_reproduce, "the whole paper in one command, with error bars: `ropelab reproduce --scale tiny`"},
     {"export", cmd_export, "a checkpoint as a Hugging Face folder or a GGUF file: `ropelab export CKPT --hf DIR`"},
 };
 

@@ -1,5 +1,6 @@
-/* Significance tests for paired comparisons: paired t-test (Student t via the incomplete beta) and exact McNemar. */
-#include "ropelab/experiments.h"
+/* Statistics: mean, sd, Student t (tail via the incomplete beta, quantile by bisection), t intervals,
+ * paired t-test and exact McNemar. */
+#include "ropelab/report.h"
 
 #include <math.h>
 
@@ -45,6 +46,48 @@ double rl_t_two_sided(double t, double df) {
     if (isnan(t) || !(df > 0)) return NAN;
     if (isinf(t)) return 0;
     return ibeta(df / 2, 0.5, df / (df + t * t));
+}
+
+/* The quantile by bisection on |t|: P(|T| >= t) is strictly decreasing in t >= 0, so the bracket
+ * [0, hi] (hi doubled until the tail is below the target) shrinks to adjacent doubles. */
+double rl_t_quantile(double p, double df) {
+    if (!(p > 0 && p < 1) || !(df > 0)) return NAN;
+    if (p == 0.5) return 0;
+    double tail = 2 * (p < 0.5 ? p : 1 - p); /* two-sided tail of |t| */
+    double lo = 0, hi = 1;
+    while (rl_t_two_sided(hi, df) > tail && hi < 1e300) hi *= 2;
+    for (int it = 0; it < 2000; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (mid <= lo || mid >= hi) break;
+        if (rl_t_two_sided(mid, df) > tail) lo = mid;
+        else hi = mid;
+    }
+    double t = 0.5 * (lo + hi);
+    return p < 0.5 ? -t : t;
+}
+
+double rl_mean(const double *x, int n) {
+    if (n < 1) return NAN;
+    double s = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    return s / n;
+}
+
+double rl_sd(const double *x, int n) {
+    if (n < 2) return NAN;
+    double m = rl_mean(x, n), ss = 0;
+    for (int i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
+    return sqrt(ss / (n - 1));
+}
+
+void rl_ci_t(const double *x, int n, double level, rl_ci *out) {
+    out->n = n;
+    out->mean = rl_mean(x, n);
+    out->sd = rl_sd(x, n);
+    out->se = n >= 2 ? out->sd / sqrt((double)n) : NAN;
+    out->half = n >= 2 && level > 0 && level < 1 ? rl_t_quantile(0.5 + level / 2, n - 1) * out->se : NAN;
+    out->lo = out->mean - out->half;
+    out->hi = out->mean + out->half;
 }
 
 double rl_paired_t_pvalue(const double *d, int n, double *t_out) {

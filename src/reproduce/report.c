@@ -281,6 +281,7 @@ static int fig_heatmap(rctx *c, const char *name, const char *title, const doubl
     int n = snprintf(body, sizeof body,
                      "set title \"%s\"\nset xlabel \"chunk (0 = highest frequency)\"\nset ylabel \"layer\"\n"
                      "set cblabel \"mean q/k chunk norm\"\nset xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n"
+                     "set xtics 1\nset ytics 1\n"
                      "set palette defined (0 \"white\", 1 \"#9ecae1\", 2 \"#3182bd\", 3 \"#08306b\")\n",
                      esc, C - 1, L - 1);
     for (int k = 1; k < C && n < (int)sizeof body - 200; k++)

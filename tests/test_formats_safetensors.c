@@ -344,9 +344,10 @@ Test(formats_safetensors, inspect_cli) {
     free(dir);
 }
 
-/* `ropelab inspect RUN_DIR` on a trainer's run folder (no weights of its own, `checkpoint` linking the
- * newest ckpt-NNNNNNN folder) shows that checkpoint, as eval / analyze / export do; a folder with
- * neither is still an error naming the missing files. */
+/* `ropelab inspect RUN_DIR` on a trainer's run folder (no config.json, `checkpoint` linking the newest
+ * ckpt-NNNNNNN folder) shows that checkpoint, named by its resolved path, through the same
+ * rl_run_checkpoint as rl_load_model; a folder with neither is still an error naming the missing
+ * files, and a dangling link an error naming the link. */
 Test(formats_safetensors, inspect_run_folder) {
     char *dir = rt_tmpdir(), p[4200], args[4400];
     float v[2] = {1, 2};
@@ -364,7 +365,14 @@ Test(formats_safetensors, inspect_run_folder) {
     cr_assert_eq(rt_sh(args, NULL), 0);
     snprintf(args, sizeof args, "inspect '%s'", dir);
     cr_assert_eq(rt_run_tool(args, &out), 0, "%s", out);
-    cr_assert(strstr(out, "/checkpoint") && strstr(out, "model.norm.weight"), "%s", out);
+    cr_assert(strstr(out, "# /") && strstr(out, "/ckpt-0000007\n") && strstr(out, "model.norm.weight"), "%s", out);
+    free(out);
+    /* a dangling link (no complete checkpoint yet): exit 1 with the link named */
+    snprintf(args, sizeof args, "rm -r '%s/ckpt-0000007'", dir);
+    cr_assert_eq(rt_sh(args, NULL), 0);
+    snprintf(args, sizeof args, "inspect '%s'", dir);
+    cr_assert_eq(rt_run_tool(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "/checkpoint") && strstr(out, "points nowhere"), "%s", out);
     free(out);
     rt_rmtree(dir);
     free(dir);

@@ -315,6 +315,12 @@ typedef struct {
 int rl_load_model(const char *path, const char *tokenizer_path, rl_loaded *out);
 void rl_loaded_free(rl_loaded *l);
 
+/* A ropelab run folder (`ropelab train --out DIR`: no config.json of its own, a `checkpoint` entry
+ * linking or naming its newest complete ckpt-NNNNNNN folder). Returns 1 with that checkpoint folder's
+ * path in out[0..n), 0 when path is not a run folder (a file, a Hugging Face folder, anything else),
+ * -1 when it is one whose `checkpoint` entry is dangling or unreadable (message names it). */
+int rl_run_checkpoint(const char *path, char *out, size_t n);
+
 /* Parses a Hugging Face config.json (bytes json[0..len)) into *c: the architecture from
  * "architectures" (else "model_type"), then transformers' keys and per-class defaults (head_dim,
  * num_key_value_heads, rms_norm_eps / layer_norm_eps, hidden_act / hidden_activation, rope_theta /

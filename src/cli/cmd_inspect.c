@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define SHOWN 8 /* array elements printed unless --full */
 
@@ -197,16 +196,10 @@ int cmd_inspect(int argc, char **argv) {
     char run_ckpt[4200];
     const char *path = pos[0];
     free(pos);
-    /* A ropelab run folder (no weights of its own, a `checkpoint` link to its newest checkpoint): show
-     * that checkpoint, as eval, analyze and export do. */
-    char own[4200], index[4200];
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-        rl_path(own, sizeof own, "%s/model.safetensors", path) == 0 &&
-        rl_path(index, sizeof index, "%s/model.safetensors.index.json", path) == 0 &&
-        rl_path(run_ckpt, sizeof run_ckpt, "%s/checkpoint", path) == 0 && !rl_file_exists(own) &&
-        !rl_file_exists(index) && stat(run_ckpt, &st) == 0 && S_ISDIR(st.st_mode))
-        path = run_ckpt;
+    /* A ropelab run folder: show its newest checkpoint, as eval, analyze and export do. */
+    int run = rl_run_checkpoint(path, run_ckpt, sizeof run_ckpt);
+    if (run < 0) return cli_report("inspect");
+    if (run) path = run_ckpt;
     rl_tensors ts;
     if (rl_tensors_open(&ts, path) != 0) return cli_report("inspect");
     if (json) rc = print_json(&ts, path, full);

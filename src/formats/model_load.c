@@ -28,7 +28,8 @@ int ml_folder_tokenizer(const char *dir, const char *tokenizer_path, rl_tokenize
     return 0;
 }
 
-/* A run folder's `checkpoint` entry: a symlink to a ckpt-NNNNNN folder, or a file naming one. */
+/* The folder a run folder's `checkpoint` entry resolves to: a symlink to a ckpt-NNNNNNN folder, or
+ * a file naming one. */
 static int follow_checkpoint(const char *dir, char *out, size_t n) {
     char link[4200];
     if (rl_path(link, sizeof link, "%s/checkpoint", dir) != 0) return -1;
@@ -50,6 +51,16 @@ static int follow_checkpoint(const char *dir, char *out, size_t n) {
     return rc;
 }
 
+int rl_run_checkpoint(const char *path, char *out, size_t n) {
+    struct stat st;
+    char cfg[4200], ck[4200];
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    if (rl_path(cfg, sizeof cfg, "%s/config.json", path) != 0 || rl_path(ck, sizeof ck, "%s/checkpoint", path) != 0)
+        return -1;
+    if (rl_file_exists(cfg) || lstat(ck, &st) != 0) return 0;
+    return follow_checkpoint(path, out, n) == 0 ? 1 : -1;
+}
+
 int rl_load_model(const char *path, const char *tokenizer_path, rl_loaded *out) {
     memset(out, 0, sizeof *out);
     rl_clear_error();
@@ -57,17 +68,13 @@ int rl_load_model(const char *path, const char *tokenizer_path, rl_loaded *out) 
     struct stat st;
     if (stat(path, &st) != 0) return rl_fail("%s: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
-        char cfg[4200], ck[4200];
-        if (rl_path(cfg, sizeof cfg, "%s/config.json", path) != 0 || rl_path(ck, sizeof ck, "%s/checkpoint", path) != 0)
-            return -1;
-        if (rl_file_exists(cfg)) return ml_load_hf_dir(path, tokenizer_path, out);
-        struct stat cs;
-        if (lstat(ck, &cs) == 0) { /* a ropelab run folder: its newest complete checkpoint */
-            if (follow_checkpoint(path, resolved, sizeof resolved) != 0) return -1;
-            if (rl_path(cfg, sizeof cfg, "%s/config.json", resolved) != 0) return -1;
-            if (!rl_file_exists(cfg)) return rl_fail("%s: the checkpoint folder %s has no config.json", path, resolved);
-            return ml_load_hf_dir(resolved, tokenizer_path, out);
-        }
+        int run = rl_run_checkpoint(path, resolved, sizeof resolved);
+        if (run < 0) return -1;
+        const char *dir = run ? resolved : path; /* a ropelab run folder: its newest complete checkpoint */
+        char cfg[4200];
+        if (rl_path(cfg, sizeof cfg, "%s/config.json", dir) != 0) return -1;
+        if (rl_file_exists(cfg)) return ml_load_hf_dir(dir, tokenizer_path, out);
+        if (run) return rl_fail("%s: the checkpoint folder %s has no config.json", path, resolved);
         return rl_fail("%s: a folder without config.json (a Hugging Face or ropelab checkpoint) or `checkpoint` (a "
                        "ropelab run folder)",
                        path);
